@@ -640,6 +640,16 @@ void bdrv_wakeup(BlockDriverState *bs);
 /* Read-only state of a node for messages. */
 const char *bdrv_get_parent_name(const BlockDriverState *bs);
 
+/*
+ * Register a driver when the program starts.  Driver objects are linked
+ * whole (see meson.build), so nothing else has to name them.
+ */
+#define block_init(function)                                            \
+    static void __attribute__((constructor)) block_init_##function(void) \
+    {                                                                   \
+        function();                                                     \
+    }
+
 /* Well-known drivers. */
 extern BlockDriver bdrv_file;
 extern BlockDriver bdrv_raw;
