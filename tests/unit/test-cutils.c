@@ -244,6 +244,15 @@ static void test_strtosz_endptr(void)
     check_sz_end("0x1.8", -EINVAL, 0, 0);
     check_sz_end("abc", -EINVAL, 0, 0);
     check_sz_end("", -EINVAL, 0, 0);
+    {
+        const char *end = "x";
+        uint64_t res = SZ_UNTOUCHED;
+
+        g_assert_cmpint(qemu_strtosz(NULL, &end, &res), ==, -EINVAL);
+        g_assert_null(end);
+        g_assert_cmpint(qemu_strtosz(NULL, NULL, &res), ==, -EINVAL);
+        g_assert_cmpuint(res, ==, SZ_UNTOUCHED);
+    }
     /* ...while overflow leaves it after the number. */
     check_sz_end("16Ex", -ERANGE, 0, 3);
     check_sz_end("99999999999999999999k", -ERANGE, 0, 20);
