@@ -81,7 +81,7 @@ static void test_strtosz_suffixes(void)
     check_sz("1e", 0, EiB);                 /* io: "1e" means 1 EiB */
     check_sz("1E", 0, EiB);
     check_sz("15E", 0, 15 * (uint64_t)EiB);
-    check_sz("8E", 0, 8 * (uint64_t)EiB);             /* io: too large (> INT64_MAX) */
+    check_sz("8E", 0, 8 * (uint64_t)EiB);   /* io: too large (> INT64_MAX) */
     check_sz("16E", -ERANGE, 0);            /* io: too large (overflow) */
     check_sz("1kB", -EINVAL, 0);            /* io: non-numeric */
     check_sz("1KiB", -EINVAL, 0);
