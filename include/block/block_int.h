@@ -536,9 +536,46 @@ struct BlockDriverState {
         int64_t data_end;
     } block_status_cache;
 
-    /* Op blockers (by op type), e.g. "node is used as backing hd of ...". */
+    /* Op blockers, e.g. "node is used as backing hd of ...". */
     QLIST_HEAD(, BdrvOpBlocker) op_blockers;
+    /* The reason this node blocks its backing node (while it has one). */
+    Error *backing_blocker;
 };
+
+/* ---- Op blockers ---- */
+
+/* Block every operation on bs, giving reason (owned by the caller). */
+void bdrv_op_block_all(BlockDriverState *bs, Error *reason);
+void bdrv_op_unblock_all(BlockDriverState *bs, Error *reason);
+bool bdrv_op_blocker_is_empty(BlockDriverState *bs);
+
+/* ---- Drain plumbing shared by block.c and io.c ---- */
+
+/* Number of bdrv_drain_all_begin() sections in progress. */
+extern unsigned int bdrv_drain_all_count;
+/*
+ * Quiesce bs and its parents without polling (child_of_bds forwards a
+ * parent drain with this); parent is the edge the request came from.
+ */
+void bdrv_do_drained_begin_quiesce(BlockDriverState *bs, BdrvChild *parent,
+                                   bool ignore_bds_parents);
+/* Does bs (or, with recursive, a child) still have activity to wait for? */
+bool bdrv_drain_poll(BlockDriverState *bs, bool recursive,
+                     BdrvChild *ignore_parent, bool ignore_bds_parents);
+/* End a drained section without polling; counts scheduled work. */
+void bdrv_drained_end_no_poll(BlockDriverState *bs, int *drained_end_counter);
+/* Drain / undrain the parent of one edge (c->klass callbacks). */
+void bdrv_parent_drained_begin_single(BdrvChild *c, bool poll);
+void bdrv_parent_drained_end_single(BdrvChild *c);
+/*
+ * A child joining (leaving) new_parent (old_parent) takes on (drops) the
+ * subtree drains that are active on the parent.
+ */
+void bdrv_apply_subtree_drain(BdrvChild *child, BlockDriverState *new_parent);
+void bdrv_unapply_subtree_drain(BdrvChild *child,
+                                BlockDriverState *old_parent);
+/* End the drain_all sections a node being deleted still takes part in. */
+void bdrv_drain_all_end_quiesce(BlockDriverState *bs);
 
 /* ---- Services for drivers ---- */
 
@@ -632,46 +669,6 @@ int coroutine_fn bdrv_co_create_file(const char *filename, QemuOpts *opts,
 
 /* Wake AIO_WAIT_WHILE waiters after an in-flight request finished. */
 void bdrv_wakeup(BlockDriverState *bs);
-
-/*
- * ---- Drain internals that graph changes need (block/io.c) ----
- *
- * bdrv_drain_all_count: active bdrv_drain_all_begin sections; a node
- * created meanwhile starts with that many bdrv_drained_begin calls, and
- * bdrv_drain_all_end_quiesce ends them for a node deleted meanwhile.
- */
-extern unsigned int bdrv_drain_all_count;
-void bdrv_drain_all_end_quiesce(BlockDriverState *bs);
-
-/*
- * Quiesce / resume the parent behind edge c once (c->parent_quiesce_counter
- * counts it); with poll, wait until that parent has no requests in flight.
- * Used when an edge moves to a node with a different drain count.
- */
-void bdrv_parent_drained_begin_single(BdrvChild *c, bool poll);
-void bdrv_parent_drained_end_single(BdrvChild *c);
-/*
- * Is anything still in flight on bs (or its parents, except ignore_parent
- * and, with ignore_bds_parents, node parents; with recursive, its
- * children)?  The drained_poll callback of node parents uses this.
- */
-bool bdrv_drain_poll(BlockDriverState *bs, bool recursive,
-                     BdrvChild *ignore_parent, bool ignore_bds_parents);
-/*
- * The non-polling halves of bdrv_drained_begin/end, for the
- * drained_begin/drained_end callbacks of node parents.  *counter is bumped
- * for every operation still scheduled; the caller polls until it is 0.
- */
-void bdrv_do_drained_begin_quiesce(BlockDriverState *bs, BdrvChild *parent,
-                                   bool ignore_bds_parents);
-void bdrv_drained_end_no_poll(BlockDriverState *bs, int *drained_end_counter);
-/*
- * child was attached to / detached from new_parent/old_parent: apply or
- * undo the subtree drains that parent is in (child_of_bds attach/detach).
- */
-void bdrv_apply_subtree_drain(BdrvChild *child, BlockDriverState *new_parent);
-void bdrv_unapply_subtree_drain(BdrvChild *child,
-                                BlockDriverState *old_parent);
 
 /* Poll bs's context until cond is false (synchronous wrappers). */
 #define BDRV_POLL_WHILE(bs, cond) ({                      \
