@@ -526,6 +526,8 @@ struct BlockDriverState {
 
     /* Highest written offset + 1 (for statistics). */
     uint64_t wr_highest_offset;
+    /* A write ending beyond this offset resets it to 0 (0: disabled). */
+    uint64_t write_threshold_offset;
 
     /* One-entry block-status cache for protocol nodes. */
     struct {
