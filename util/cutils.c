@@ -292,6 +292,13 @@ static int do_strtosz(const char *nptr, const char **end,
     bool hex = false;
     int ret;
 
+    if (!nptr) {
+        if (end) {
+            *end = NULL;
+        }
+        return -EINVAL;
+    }
+
     /* The integral part is decimal, whatever leading zeros it has. */
     ret = qemu_strtou64(nptr, &p, 10, &val);
     if (ret) {

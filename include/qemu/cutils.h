@@ -90,4 +90,7 @@ char *size_to_str(uint64_t val);
 /* Frequency the same way with decimal units: "1.5 GHz". */
 char *freq_to_str(uint64_t freq_hz);
 
+/* True if len bytes at buf are all zero (in util/iov.c; also in iov.h). */
+bool buffer_is_zero(const void *buf, size_t len);
+
 #endif

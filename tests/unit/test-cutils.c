@@ -81,7 +81,7 @@ static void test_strtosz_suffixes(void)
     check_sz("1e", 0, EiB);                 /* io: "1e" means 1 EiB */
     check_sz("1E", 0, EiB);
     check_sz("15E", 0, 15 * (uint64_t)EiB);
-    check_sz("8E", 0, 8 * (uint64_t)EiB);             /* io: too large (> INT64_MAX) */
+    check_sz("8E", 0, 8 * (uint64_t)EiB);   /* io: too large (> INT64_MAX) */
     check_sz("16E", -ERANGE, 0);            /* io: too large (overflow) */
     check_sz("1kB", -EINVAL, 0);            /* io: non-numeric */
     check_sz("1KiB", -EINVAL, 0);
@@ -244,6 +244,15 @@ static void test_strtosz_endptr(void)
     check_sz_end("0x1.8", -EINVAL, 0, 0);
     check_sz_end("abc", -EINVAL, 0, 0);
     check_sz_end("", -EINVAL, 0, 0);
+    {
+        const char *end = "x";
+        uint64_t res = SZ_UNTOUCHED;
+
+        g_assert_cmpint(qemu_strtosz(NULL, &end, &res), ==, -EINVAL);
+        g_assert_null(end);
+        g_assert_cmpint(qemu_strtosz(NULL, NULL, &res), ==, -EINVAL);
+        g_assert_cmpuint(res, ==, SZ_UNTOUCHED);
+    }
     /* ...while overflow leaves it after the number. */
     check_sz_end("16Ex", -ERANGE, 0, 3);
     check_sz_end("99999999999999999999k", -ERANGE, 0, 20);
