@@ -943,11 +943,16 @@ static int coroutine_fn blkdebug_co_flush(BlockDriverState *bs)
 
 /*
  * A piece smaller than the granularity must not straddle a boundary: the
- * core splits at boundaries, so at most one end may be unaligned.
+ * core splits at boundaries, so at most one end may be unaligned.  A
+ * granularity of 0 (no opt-discard) imposes nothing; QEMU 7.2 divides by
+ * it and dies with SIGFPE on a small discard with align set.
  */
 static bool blkdebug_small_piece_ok(int64_t offset, int64_t bytes,
                                     uint64_t align)
 {
+    if (!align) {
+        return true;
+    }
     return QEMU_IS_ALIGNED(offset, align) ||
            QEMU_IS_ALIGNED(offset + bytes, align) ||
            DIV_ROUND_UP(offset, align) == DIV_ROUND_UP(offset + bytes, align);
