@@ -571,6 +571,64 @@ void bdrv_close_all(void)
     assert(QTAILQ_EMPTY(&all_bdrv_states));
 }
 
+/* The first BlockBackend parent of bs, if any. */
+static BlockBackend *bdrv_first_blk(BlockDriverState *bs)
+{
+    BdrvChild *c;
+
+    QLIST_FOREACH(c, &bs->parents, next_parent) {
+        if (!c->klass->parent_is_bds) {
+            return c->opaque;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * The root nodes of all BlockBackends, each once (a node shared by
+ * several BlockBackends is returned for the first of them).  The iterator
+ * holds references on the current BlockBackend and node, so the caller
+ * may drop its own; bdrv_next_cleanup() releases them when the loop is
+ * left early.  qblock has no monitor, hence no monitor-owned nodes.
+ */
+BlockDriverState *bdrv_next(BdrvNextIterator *it)
+{
+    BlockBackend *old_blk = it->blk;
+    BlockDriverState *old_bs = it->bs;
+    BlockDriverState *bs = NULL;
+
+    do {
+        it->blk = blk_next(it->blk);
+        bs = it->blk ? blk_bs(it->blk) : NULL;
+    } while (it->blk && (!bs || bdrv_first_blk(bs) != it->blk));
+
+    if (it->blk) {
+        blk_ref(it->blk);
+    }
+    if (bs) {
+        bdrv_ref(bs);
+    }
+    it->bs = bs;
+
+    blk_unref(old_blk);
+    bdrv_unref(old_bs);
+    return bs;
+}
+
+BlockDriverState *bdrv_first(BdrvNextIterator *it)
+{
+    *it = (BdrvNextIterator) { .phase = 0 };
+    return bdrv_next(it);
+}
+
+void bdrv_next_cleanup(BdrvNextIterator *it)
+{
+    blk_unref(it->blk);
+    bdrv_unref(it->bs);
+    it->blk = NULL;
+    it->bs = NULL;
+}
+
 /* ---- Generic runtime options ---- */
 
 QemuOptsList bdrv_runtime_opts = {
@@ -1739,6 +1797,145 @@ int64_t bdrv_getlength(BlockDriverState *bs)
     return sectors * BDRV_SECTOR_SIZE;
 }
 
+int64_t coroutine_fn bdrv_co_getlength(BlockDriverState *bs)
+{
+    return bdrv_getlength(bs);
+}
+
+typedef struct RefreshLimitsState {
+    BlockDriverState *bs;
+    BlockLimits old_bl;
+} RefreshLimitsState;
+
+static void bdrv_refresh_limits_abort(void *opaque)
+{
+    RefreshLimitsState *s = opaque;
+
+    s->bs->bl = s->old_bl;
+}
+
+static TransactionActionDrv bdrv_refresh_limits_drv = {
+    .abort = bdrv_refresh_limits_abort,
+    .clean = g_free,
+};
+
+/* Children's limits a parent inherits before its driver has its say. */
+static void bdrv_merge_limits(BlockLimits *dst, const BlockLimits *src)
+{
+    dst->pdiscard_alignment = MAX(dst->pdiscard_alignment,
+                                  src->pdiscard_alignment);
+    dst->opt_transfer = MAX(dst->opt_transfer, src->opt_transfer);
+    dst->max_transfer = MIN_NON_ZERO(dst->max_transfer, src->max_transfer);
+    dst->max_hw_transfer = MIN_NON_ZERO(dst->max_hw_transfer,
+                                        src->max_hw_transfer);
+    dst->opt_mem_alignment = MAX(dst->opt_mem_alignment,
+                                 src->opt_mem_alignment);
+    dst->min_mem_alignment = MAX(dst->min_mem_alignment,
+                                 src->min_mem_alignment);
+    dst->max_iov = MIN_NON_ZERO(dst->max_iov, src->max_iov);
+    dst->max_hw_iov = MIN_NON_ZERO(dst->max_hw_iov, src->max_hw_iov);
+}
+
+void bdrv_refresh_limits(BlockDriverState *bs, Transaction *tran,
+                         Error **errp)
+{
+    BlockDriver *drv = bs->drv;
+    bool have_limits = false;
+    Error *local_err = NULL;
+    BdrvChild *c;
+
+    if (tran) {
+        RefreshLimitsState *s = g_new(RefreshLimitsState, 1);
+
+        *s = (RefreshLimitsState) { .bs = bs, .old_bl = bs->bl };
+        tran_add(tran, &bdrv_refresh_limits_drv, s);
+    }
+
+    memset(&bs->bl, 0, sizeof(bs->bl));
+    if (!drv) {
+        return;
+    }
+
+    /* Byte-granular unless the driver only has sector callbacks. */
+    bs->bl.request_alignment = (drv->bdrv_co_preadv ||
+                                drv->bdrv_aio_preadv ||
+                                drv->bdrv_co_preadv_part) ? 1 : 512;
+
+    QLIST_FOREACH(c, &bs->children, next) {
+        if (c->role & (BDRV_CHILD_DATA | BDRV_CHILD_FILTERED |
+                       BDRV_CHILD_COW)) {
+            bdrv_merge_limits(&bs->bl, &c->bs->bl);
+            have_limits = true;
+        }
+    }
+    if (!have_limits) {
+        bs->bl.min_mem_alignment = 512;
+        bs->bl.opt_mem_alignment = qemu_real_host_page_size();
+        /* Most protocols end in readv()/writev(). */
+        bs->bl.max_iov = IOV_MAX;
+    }
+
+    if (drv->bdrv_refresh_limits) {
+        drv->bdrv_refresh_limits(bs, &local_err);
+        if (local_err) {
+            error_propagate(errp, local_err);
+            return;
+        }
+    }
+
+    if (bs->bl.request_alignment > BDRV_MAX_ALIGNMENT) {
+        error_setg(errp, "Driver requires too large request alignment");
+    }
+}
+
+/* ---- Memory alignment ---- */
+
+size_t bdrv_min_mem_align(BlockDriverState *bs)
+{
+    if (!bs || !bs->drv) {
+        /* The page size or a 4k disk sector is always safe. */
+        return MAX(4096, qemu_real_host_page_size());
+    }
+    return bs->bl.min_mem_alignment;
+}
+
+size_t bdrv_opt_mem_align(BlockDriverState *bs)
+{
+    if (!bs || !bs->drv) {
+        return MAX(4096, qemu_real_host_page_size());
+    }
+    return bs->bl.opt_mem_alignment;
+}
+
+void *qemu_blockalign(BlockDriverState *bs, size_t size)
+{
+    return qemu_memalign(bdrv_opt_mem_align(bs), size);
+}
+
+void *qemu_blockalign0(BlockDriverState *bs, size_t size)
+{
+    return memset(qemu_blockalign(bs, size), 0, size);
+}
+
+void *qemu_try_blockalign(BlockDriverState *bs, size_t size)
+{
+    size_t align = bdrv_opt_mem_align(bs);
+
+    /* A zero-sized request must still give a non-NULL pointer. */
+    assert(align > 0);
+    return qemu_try_memalign(align, size ?: align);
+}
+
+void *qemu_try_blockalign0(BlockDriverState *bs, size_t size)
+{
+    void *mem = qemu_try_blockalign(bs, size);
+
+    if (mem) {
+        memset(mem, 0, size);
+    }
+    return mem;
+}
+
 /* ---- State queries ---- */
 
 bool bdrv_is_read_only(BlockDriverState *bs)
@@ -2209,4 +2406,40 @@ BlockDriverState *bdrv_skip_implicit_filters(BlockDriverState *bs)
 BlockDriverState *bdrv_backing_chain_next(BlockDriverState *bs)
 {
     return bdrv_skip_filters(bdrv_cow_bs(bdrv_skip_filters(bs)));
+}
+
+/* ---- blkdebug breakpoints (on the first node down that has them) ---- */
+
+/* Follow primary children to the first node whose driver has hook set. */
+#define DEBUG_NODE(bs, hook) ({                                     \
+    BlockDriverState *n_ = (bs);                                    \
+    while (n_ && n_->drv && !n_->drv->hook) {                       \
+        n_ = bdrv_primary_bs(n_);                                   \
+    }                                                               \
+    (n_ && n_->drv && n_->drv->hook) ? n_ : NULL;                   \
+})
+
+int bdrv_debug_breakpoint(BlockDriverState *bs, const char *event,
+                          const char *tag)
+{
+    bs = DEBUG_NODE(bs, bdrv_debug_breakpoint);
+    return bs ? bs->drv->bdrv_debug_breakpoint(bs, event, tag) : -ENOTSUP;
+}
+
+int bdrv_debug_remove_breakpoint(BlockDriverState *bs, const char *tag)
+{
+    bs = DEBUG_NODE(bs, bdrv_debug_remove_breakpoint);
+    return bs ? bs->drv->bdrv_debug_remove_breakpoint(bs, tag) : -ENOTSUP;
+}
+
+int bdrv_debug_resume(BlockDriverState *bs, const char *tag)
+{
+    bs = DEBUG_NODE(bs, bdrv_debug_resume);
+    return bs ? bs->drv->bdrv_debug_resume(bs, tag) : -ENOTSUP;
+}
+
+bool bdrv_debug_is_suspended(BlockDriverState *bs, const char *tag)
+{
+    bs = DEBUG_NODE(bs, bdrv_debug_is_suspended);
+    return bs ? bs->drv->bdrv_debug_is_suspended(bs, tag) : false;
 }
