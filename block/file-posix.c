@@ -556,7 +556,7 @@ static int raw_open(BlockDriverState *bs, QDict *options, int flags,
     ERRP_GUARD();
     BDRVRawState *s = bs->opaque;
     QemuOpts *opts;
-    const char *filename;
+    const char *filename = NULL;
     BlockdevAioOptions aio, aio_default;
     OnOffAuto locking;
     struct stat st;

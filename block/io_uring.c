@@ -170,37 +170,47 @@ static void luring_poll_ready(void *opaque)
 
 static void luring_submit_queue(LuringState *s)
 {
-    while (s->in_queue > 0) {
-        LuringRequest *req;
-        int ret;
+    bool refused = false;
 
-        /* Move as many queued requests as fit into the ring. */
-        while ((req = QSIMPLEQ_FIRST(&s->submit_queue))) {
-            struct io_uring_sqe *sqe = io_uring_get_sqe(&s->ring);
+    do {
+        while (s->in_queue > 0) {
+            LuringRequest *req;
+            int ret;
 
-            if (!sqe) {
+            /* Move as many queued requests as fit into the ring. */
+            while ((req = QSIMPLEQ_FIRST(&s->submit_queue))) {
+                struct io_uring_sqe *sqe = io_uring_get_sqe(&s->ring);
+
+                if (!sqe) {
+                    break;
+                }
+                *sqe = req->sqe;
+                QSIMPLEQ_REMOVE_HEAD(&s->submit_queue, next);
+            }
+
+            ret = io_uring_submit(&s->ring);
+            if (ret == -EINTR || ret == -EAGAIN) {
+                continue;
+            }
+            if (ret <= 0) {
+                /* The entries stay in the ring for the next submit. */
+                refused = true;
                 break;
             }
-            *sqe = req->sqe;
-            QSIMPLEQ_REMOVE_HEAD(&s->submit_queue, next);
+            s->in_flight += ret;
+            s->in_queue -= ret;
         }
 
-        ret = io_uring_submit(&s->ring);
-        if (ret == -EINTR || ret == -EAGAIN) {
-            continue;
+        /*
+         * Buffered I/O often completes during the submission.  Reap it
+         * now; short reads come back into the queue and are submitted by
+         * the next round (no ring event would trigger that later).
+         */
+        if (s->in_flight) {
+            luring_process_completions(s);
         }
-        if (ret <= 0) {
-            /* Refused: the entries stay in the ring for the next submit. */
-            break;
-        }
-        s->in_flight += ret;
-        s->in_queue -= ret;
-    }
+    } while (s->in_queue > 0 && !refused);
     s->blocked = s->in_queue > 0;
-
-    if (s->in_flight) {
-        luring_process_completions(s);
-    }
 }
 
 void luring_io_plug(BlockDriverState *bs, LuringState *s)
