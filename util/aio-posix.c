@@ -466,14 +466,17 @@ bool aio_poll(AioContext *ctx, bool blocking)
 
     /*
      * aio_notify() skips the eventfd write while nobody can block.  If we
-     * may block, say so, then look at the pending work again: anything
-     * scheduled after this point kicks the eventfd.
+     * may block, say so; whatever was notified before that (a BH, a timer
+     * change) must stop us from blocking, and anything notified after it
+     * kicks the eventfd.
      */
     use_notify_me = timeout != 0;
     if (use_notify_me) {
         qatomic_set(&ctx->notify_me, qatomic_read(&ctx->notify_me) + 2);
         smp_mb();
-        timeout = aio_compute_timeout(ctx);
+        if (qatomic_read(&ctx->notified)) {
+            timeout = 0;
+        }
     }
 
     if (ctx->poll_max_ns && timeout != 0) {
