@@ -10,6 +10,9 @@
  */
 #include "qemu/osdep.h"
 #include <liburing.h>
+#ifdef CONFIG_VALGRIND_H
+#include <valgrind/memcheck.h>
+#endif
 #include "block/raw-aio.h"
 #include "qemu/error.h"
 
@@ -82,6 +85,15 @@ static void luring_resubmit_short_read(LuringState *s, LuringRequest *req,
 
 static void luring_finish(LuringRequest *req, int ret)
 {
+#ifdef CONFIG_VALGRIND_H
+    /* Memcheck can't see the kernel filling the buffers asynchronously. */
+    if (ret == 0 && req->is_read) {
+        for (int i = 0; i < req->qiov->niov; i++) {
+            VALGRIND_MAKE_MEM_DEFINED(req->qiov->iov[i].iov_base,
+                                      req->qiov->iov[i].iov_len);
+        }
+    }
+#endif
     req->ret = ret;
     if (req->resubmit_qiov.iov) {
         qemu_iovec_destroy(&req->resubmit_qiov);

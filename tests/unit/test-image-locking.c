@@ -106,10 +106,12 @@ static BlockBackend *open_image(const char *path, uint64_t perm,
 {
     QDict *options = qdict_new();
     BlockBackend *blk;
+    bool rw = perm & (BLK_PERM_WRITE | BLK_PERM_WRITE_UNCHANGED |
+                      BLK_PERM_RESIZE);
 
     qdict_put_str(options, "driver", "file");
     qdict_put_str(options, "filename", path);
-    blk = blk_new_open(NULL, NULL, options, BDRV_O_RDWR, errp);
+    blk = blk_new_open(NULL, NULL, options, rw ? BDRV_O_RDWR : 0, errp);
     if (blk && blk_set_perm(blk, perm, shared, errp) < 0) {
         blk_unref(blk);
         blk = NULL;
@@ -140,7 +142,7 @@ static void test_basic(void)
     g_assert_null(blk3);
     g_assert_cmpstr(error_get_pretty(err), ==,
                     "Failed to get shared \"consistent read\" lock");
-    error_free(err);
+    error_free_or_abort(&err);
     check_locked_bytes(path, perm | BLK_PERM_RESIZE, 0);
 
     /* Closing blk2 drops only the byte that only it held. */
@@ -180,14 +182,17 @@ static void test_conflict_message(void)
     g_assert_cmpstr(error_get_pretty(err), ==, "Failed to get \"write\" lock");
     /* The hint follows the message when the error is reported. */
     report = report_text(err);
+    err = NULL;
     g_assert_true(g_str_has_suffix(report, hint));
 
-    blk2 = open_image(path, BLK_PERM_CONSISTENT_READ, BLK_PERM_WRITE_UNCHANGED,
+    /* A reader that shares reads but not writes, while blk1 writes. */
+    blk2 = open_image(path, BLK_PERM_CONSISTENT_READ,
+                      BLK_PERM_CONSISTENT_READ | BLK_PERM_WRITE_UNCHANGED,
                       &err);
     g_assert_null(blk2);
     g_assert_cmpstr(error_get_pretty(err), ==,
                     "Failed to get shared \"write\" lock");
-    error_free(err);
+    error_free_or_abort(&err);
 
     blk_unref(blk1);
     unlink(path);
@@ -330,7 +335,7 @@ static void test_qemu_holds(void)
                      BLK_PERM_ALL, &err);
     g_assert_null(blk);
     g_assert_cmpstr(error_get_pretty(err), ==, "Failed to get \"write\" lock");
-    error_free(err);
+    error_free_or_abort(&err);
 
     /* Readers that share writes are fine. */
     blk = open_image(path, BLK_PERM_CONSISTENT_READ, BLK_PERM_ALL,
@@ -344,7 +349,7 @@ static void test_qemu_holds(void)
     g_assert_null(blk);
     g_assert_cmpstr(error_get_pretty(err), ==,
                     "Failed to get shared \"write\" lock");
-    error_free(err);
+    error_free_or_abort(&err);
 
     stop_qemu_io(pid);
     unlink(path);
