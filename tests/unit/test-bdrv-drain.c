@@ -388,14 +388,14 @@ static void test_graph_change_drain_subtree(void)
     backing = test_node("backing", 0);
     bdrv_set_backing_hd(a, backing, &error_abort);
 
-    /* a's two subtree drains also quiesce backing; b has three. */
-    for (i = 0; i < 2; i++) {
+    /* a's three subtree drains also quiesce backing; b has two. */
+    for (i = 0; i < 3; i++) {
         do_drain_begin(BDRV_SUBTREE_DRAIN, a);
     }
-    for (i = 0; i < 3; i++) {
+    for (i = 0; i < 2; i++) {
         do_drain_begin(BDRV_SUBTREE_DRAIN, b);
     }
-    expect_counts(a, b, backing, 2, 3, 2);
+    expect_counts(a, b, backing, 3, 2, 3);
 
     /* backing joins b's subtree (and a sees b's drains through it). */
     bdrv_set_backing_hd(b, backing, &error_abort);
@@ -407,10 +407,10 @@ static void test_graph_change_drain_subtree(void)
     bdrv_set_backing_hd(b, backing, &error_abort);
     expect_counts(a, b, backing, 5, 5, 5);
 
-    for (i = 0; i < 3; i++) {
+    for (i = 0; i < 2; i++) {
         do_drain_end(BDRV_SUBTREE_DRAIN, b);
     }
-    for (i = 0; i < 2; i++) {
+    for (i = 0; i < 3; i++) {
         do_drain_end(BDRV_SUBTREE_DRAIN, a);
     }
     expect_counts(a, b, backing, 0, 0, 0);
@@ -600,7 +600,7 @@ static void test_detach_by_completion(void)
 
     parent = test_node("parent", BDRV_O_RDWR);
     blk = blk_on(parent);
-    child = test_node("child", 0);
+    child = test_node("child", BDRV_O_RDWR);
     d.parent = parent;
     d.child = bdrv_attach_child(parent, child, "extra", &child_of_bds,
                                 BDRV_CHILD_DATA, &error_abort);

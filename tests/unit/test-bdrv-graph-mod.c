@@ -115,7 +115,7 @@ static void test_update_perm_tree(void)
     ret = bdrv_append(filter, bs, &err);
     g_assert_cmpint(ret, <, 0);
     g_assert_nonnull(err);
-    error_free(err);
+    error_free_or_abort(&err);
 
     /* Rolled back: root still uses node, filter has no backing. */
     g_assert_true(blk_bs(root) == bs);
@@ -295,7 +295,7 @@ static void test_conflict_message(void)
                     "'write' are both required by node 'w1' (uses node "
                     "'base' as 'backing' child) and unshared by node 'w2' "
                     "(uses node 'base' as 'backing' child).");
-    error_free(err);
+    error_free_or_abort(&err);
 
     /* The failed attach left nothing behind. */
     g_assert_null(w2->backing);
@@ -327,7 +327,7 @@ static void test_conflict_message_blk(void)
                     "(uses node 'node' as 'root' child) and unshared by an "
                     "unnamed block device (uses node 'node' as 'root' "
                     "child).");
-    error_free(err);
+    error_free_or_abort(&err);
     g_assert_null(blk_bs(b2));
 
     blk_unref(b2);
@@ -347,7 +347,7 @@ static void test_read_only_node(void)
 
     g_assert_cmpint(blk_insert_bs(blk, bs, &err), ==, -EPERM);
     g_assert_cmpstr(error_get_pretty(err), ==, "Block node is read-only");
-    error_free(err);
+    error_free_or_abort(&err);
 
     blk_unref(blk);
     bdrv_unref(bs);
@@ -363,15 +363,16 @@ static void test_cycle(void)
     g_assert_cmpint(bdrv_set_backing_hd(b, a, &err), <, 0);
     g_assert_cmpstr(error_get_pretty(err), ==,
                     "Making 'a' a backing child of 'b' would create a cycle");
-    error_free(err);
+    error_free_or_abort(&err);
     g_assert_null(b->backing);
 
-    /* a node is never its own child */
+    /* A node is never its own child (the attach consumes a reference). */
+    bdrv_ref(b);
     g_assert_null(bdrv_attach_child(b, b, "self", &child_of_bds,
                                     BDRV_CHILD_DATA, &err));
     g_assert_cmpstr(error_get_pretty(err), ==,
                     "Making 'b' a self child of 'b' would create a cycle");
-    error_free(err);
+    error_free_or_abort(&err);
 
     bdrv_unref(b);
     bdrv_unref(a);
@@ -387,7 +388,7 @@ static void test_backing_unsupported(void)
     g_assert_cmpstr(error_get_pretty(err), ==,
                     "Driver 'no-backing' of node 'fmt' does not support "
                     "backing files");
-    error_free(err);
+    error_free_or_abort(&err);
     g_assert_cmpint(b->refcnt, ==, 1);
 
     bdrv_unref(b);
@@ -435,7 +436,7 @@ static void test_try_set_perm_loosen(void)
     g_assert_cmpint(bdrv_child_try_set_perm(c, BLK_PERM_WRITE, BLK_PERM_ALL,
                                             &err), ==, -EPERM);
     g_assert_cmpstr(error_get_pretty(err), ==, "Block node is read-only");
-    error_free(err);
+    error_free_or_abort(&err);
     g_assert_cmpuint(c->perm, ==, BLK_PERM_CONSISTENT_READ);
 
     /* Make the edge inconsistent behind the core's back... */

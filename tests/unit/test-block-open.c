@@ -153,7 +153,7 @@ static void check_open_error(const char *filename, QDict *options, int flags,
     g_assert_null(bs);
     g_assert_nonnull(err);
     g_assert_cmpstr(error_get_pretty(err), ==, expected);
-    error_free(err);
+    error_free_or_abort(&err);
 }
 
 /* The name "qemu-img info" shows: refreshed bs->filename. */
@@ -389,17 +389,17 @@ static void test_reference(void)
         g_assert_cmpstr(error_get_pretty(err), ==, "Cannot reference an "
                         "existing block device with additional options or "
                         "a new filename");
-        error_free(err);
+        error_free_or_abort(&err);
 
         g_assert_null(bdrv_open("null-co://", "ref", NULL, 0, &err));
         g_assert_cmpstr(error_get_pretty(err), ==, "Cannot reference an "
                         "existing block device with additional options or "
                         "a new filename");
-        error_free(err);
+        error_free_or_abort(&err);
         g_assert_null(bdrv_open(NULL, "nope", NULL, 0, &err));
         g_assert_cmpstr(error_get_pretty(err), ==,
                         "Cannot find device='nope' nor node-name='nope'");
-        error_free(err);
+        error_free_or_abort(&err);
     }
 
     /* A child given by reference: raw's file is the existing node. */
@@ -512,7 +512,6 @@ static void test_backing_relative(void)
         qdict_put_null(o, "backing");
         bs = bdrv_open(top, NULL, o, 0, &error_abort);
         g_assert_null(bs->backing);
-        g_assert_true(bs->open_flags & BDRV_O_NO_BACKING);
         bdrv_refresh_filename(bs);
         g_assert_true(strstr(bs->filename, "\"backing\": null"));
         bdrv_unref(bs);
@@ -533,7 +532,7 @@ static void test_backing_relative(void)
                           "json:{}", "b.img", &err));
         g_assert_cmpstr(error_get_pretty(err), ==, "Cannot use relative "
                         "backing file names for 'json:{}'");
-        error_free(err);
+        error_free_or_abort(&err);
     }
 
     g_assert_cmpint(chdir(cwd), ==, 0);
@@ -691,7 +690,7 @@ static void test_registry(void)
                     "null-aio");
     g_assert_null(bdrv_find_protocol("nope:x", true, &err));
     g_assert_cmpstr(error_get_pretty(err), ==, "Unknown protocol 'nope'");
-    error_free(err);
+    error_free_or_abort(&err);
 }
 
 static void test_paths(void)
@@ -799,7 +798,7 @@ static void test_queries(void)
         g_assert_cmpint(bdrv_apply_auto_read_only(bs, NULL, &err), ==,
                         -EACCES);
         g_assert_cmpstr(error_get_pretty(err), ==, "Image is read-only");
-        error_free(err);
+        error_free_or_abort(&err);
     }
     bdrv_unref(bs);
 
@@ -839,6 +838,53 @@ static void test_iterate_nodes(void)
     blk_unref(b1);
 }
 
+/* Enum spellings as QEMU's QAPI schema has them. */
+static void test_qapi_enums(void)
+{
+    Error *err = NULL;
+
+    g_assert_cmpstr(PreallocMode_str(PREALLOC_MODE_OFF), ==, "off");
+    g_assert_cmpstr(PreallocMode_str(PREALLOC_MODE_METADATA), ==,
+                    "metadata");
+    g_assert_cmpstr(PreallocMode_str(PREALLOC_MODE_FALLOC), ==, "falloc");
+    g_assert_cmpstr(PreallocMode_str(PREALLOC_MODE_FULL), ==, "full");
+    g_assert_cmpint(qapi_enum_parse(&BlockdevDetectZeroesOptions_lookup,
+                                    "unmap", -1, &error_abort), ==,
+                    BLOCKDEV_DETECT_ZEROES_OPTIONS_UNMAP);
+    g_assert_cmpint(qapi_enum_parse(&BlockdevAioOptions_lookup, "io_uring",
+                                    -1, &error_abort), ==,
+                    BLOCKDEV_AIO_OPTIONS_IO_URING);
+    g_assert_cmpint(qapi_enum_parse(&OnOffAuto_lookup, "auto", -1,
+                                    &error_abort), ==, ON_OFF_AUTO_AUTO);
+    g_assert_cmpint(qapi_enum_parse(&OnOffAuto_lookup, "maybe", -1, &err),
+                    ==, -1);
+    g_assert_cmpstr(error_get_pretty(err), ==,
+                    "invalid parameter value: maybe");
+    error_free_or_abort(&err);
+
+    g_assert_cmpint(BlkdebugEvent_lookup.size, ==, 48);
+    g_assert_cmpstr(BlkdebugEvent_str(BLKDBG_L1_UPDATE), ==, "l1_update");
+    g_assert_cmpstr(BlkdebugEvent_str(BLKDBG_REFBLOCK_ALLOC_SWITCH_TABLE), ==,
+                    "refblock_alloc_switch_table");
+    g_assert_cmpstr(BlkdebugEvent_str(BLKDBG_PWRITEV_RMW_AFTER_TAIL), ==,
+                    "pwritev_rmw_after_tail");
+    g_assert_cmpstr(BlkdebugEvent_str(BLKDBG_CLUSTER_ALLOC_SPACE), ==,
+                    "cluster_alloc_space");
+    g_assert_cmpstr(BlkdebugEvent_str(BLKDBG_NONE), ==, "none");
+    for (int i = 0; i < BlkdebugEvent_lookup.size; i++) {
+        g_assert_nonnull(BlkdebugEvent_lookup.array[i]);
+    }
+
+    qapi_free_ImageInfoSpecific(NULL);
+    {
+        ImageInfoSpecific *info = g_new0(ImageInfoSpecific, 1);
+
+        info->type = g_strdup("qcow2");
+        info->data = qdict_new();
+        qapi_free_ImageInfoSpecific(info);
+    }
+}
+
 int main(int argc, char **argv)
 {
     int ret;
@@ -872,6 +918,7 @@ int main(int argc, char **argv)
     g_test_add_func("/block-open/parse-modes", test_parse_modes);
     g_test_add_func("/block-open/queries", test_queries);
     g_test_add_func("/block-open/iterate-nodes", test_iterate_nodes);
+    g_test_add_func("/block-open/qapi-enums", test_qapi_enums);
 
     ret = g_test_run();
     rmdir(tmp_dir);

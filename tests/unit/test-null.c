@@ -138,7 +138,7 @@ static void check_error(const char *filename, QDict *options,
 
     g_assert_null(bdrv_open(filename, NULL, options, 0, &err));
     g_assert_cmpstr(error_get_pretty(err), ==, expected);
-    error_free(err);
+    error_free_or_abort(&err);
 }
 
 static void test_errors(void)

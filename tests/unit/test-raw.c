@@ -15,6 +15,9 @@
 
 #define IMG_SIZE (1024 * 1024)
 
+/* The directory is shared with g_test_trap_subprocess children. */
+#define TEST_DIR_ENV "QBLOCK_TEST_RAW_DIR"
+
 static char *tmp_dir;
 static char *img_path;
 
@@ -564,8 +567,13 @@ int main(int argc, char **argv)
     bdrv_init();
     bdrv_register(&bdrv_testfmt);
 
-    tmp_dir = g_dir_make_tmp("test-raw-XXXXXX", NULL);
-    g_assert_nonnull(tmp_dir);
+    if (g_test_subprocess()) {
+        tmp_dir = g_strdup(g_getenv(TEST_DIR_ENV));
+    } else {
+        tmp_dir = g_dir_make_tmp("test-raw-XXXXXX", NULL);
+        g_assert_nonnull(tmp_dir);
+        g_setenv(TEST_DIR_ENV, tmp_dir, true);
+    }
     img_path = g_build_filename(tmp_dir, "raw.img", NULL);
     make_image();
 
@@ -583,8 +591,10 @@ int main(int argc, char **argv)
 
     ret = g_test_run();
 
-    unlink(img_path);
-    rmdir(tmp_dir);
+    if (!g_test_subprocess()) {
+        unlink(img_path);
+        rmdir(tmp_dir);
+    }
     g_free(img_path);
     g_free(tmp_dir);
     return ret;

@@ -140,7 +140,7 @@ static void check_reopen_error(BlockDriverState *bs, QDict *o, bool keep_old,
     g_assert_cmpint(bdrv_reopen(bs, o, keep_old, &err), <, 0);
     g_assert_nonnull(err);
     g_assert_cmpstr(error_get_pretty(err), ==, expected);
-    error_free(err);
+    error_free_or_abort(&err);
     /* Every drained section of the queue was ended. */
     g_assert_cmpint(bs->quiesce_counter, ==, 0);
 }
@@ -424,7 +424,7 @@ static void test_multiple(void)
     queue = bdrv_reopen_queue(queue, b, opts("knob=fail"), true);
     g_assert_cmpint(bdrv_reopen_multiple(queue, &err), <, 0);
     g_assert_cmpstr(error_get_pretty(err), ==, "knob says no");
-    error_free(err);
+    error_free_or_abort(&err);
     g_assert_cmpint(calls.prepare, ==, 2);
     g_assert_cmpint(calls.abort, ==, 1);
     g_assert_true(bdrv_is_writable(a));
