@@ -1673,6 +1673,9 @@ static void test_validation(void)
     g_assert_cmpint(bdrv_pread(c, 0, 512, buf, BDRV_REQ_FUA), ==, -EINVAL);
     g_assert_cmpint(bdrv_pwrite(c, 0, 512, buf, BDRV_REQ_MASK + 1), ==,
                     -EINVAL);
+    /* An unaligned zero write has to wait for its RMW: can't be NO_WAIT. */
+    g_assert_cmpint(bdrv_pwrite_zeroes(c, 100, 100, BDRV_REQ_SERIALISING |
+                                       BDRV_REQ_NO_WAIT), ==, -EINVAL);
     g_assert_cmpint(bdrv_pdiscard(c, 512, -1), ==, -EIO);
     /* A vector shorter than the request. */
     qemu_iovec_init_buf(&qiov, buf, 512);
