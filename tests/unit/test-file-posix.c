@@ -696,6 +696,25 @@ static int count_fds(const char *path, int accmode)
     return n;
 }
 
+static int count_direct_fds(const char *path)
+{
+    g_autoptr(GDir) dir = g_dir_open("/proc/self/fd", 0, NULL);
+    const char *name;
+    int n = 0;
+
+    g_assert_nonnull(dir);
+    while ((name = g_dir_read_name(dir))) {
+        g_autofree char *link = g_strdup_printf("/proc/self/fd/%s", name);
+        g_autofree char *target = g_file_read_link(link, NULL);
+
+        if (target && !strcmp(target, path) &&
+            (fcntl(atoi(name), F_GETFL) & O_DIRECT)) {
+            n++;
+        }
+    }
+    return n;
+}
+
 /* auto-read-only: read-only until a writer comes, then read-write. */
 static void test_auto_read_only(void)
 {
@@ -755,6 +774,66 @@ static void test_reopen(void)
     unlink(path);
 }
 
+/* cache.direct can be switched by reopen: a new descriptor, new limits. */
+static void test_reopen_direct(void)
+{
+    g_autofree char *path = new_image("direct-reopen.img", IMG_SIZE);
+    g_autofree char *real = realpath(path, NULL);
+    BlockBackend *blk;
+    BlockDriverState *bs;
+    QDict *opts;
+    uint8_t buf[4096];
+
+    memset(buf, 0x5a, sizeof(buf));
+    file_pwrite(path, 0, buf, sizeof(buf));
+    blk = open_mode(path, NULL, BDRV_O_RDWR);
+    bs = blk_bs(blk);
+    g_assert_cmpint(count_direct_fds(real), ==, 0);
+    g_assert_cmpint(bs->bl.request_alignment, ==, 1);
+
+    opts = qdict_new();
+    qdict_put_str(opts, "cache.direct", "on");
+    if (bdrv_reopen(bs, opts, true, NULL) < 0) {
+        g_test_skip("O_DIRECT not supported here");
+        blk_unref(blk);
+        return;
+    }
+    g_assert_cmpint(count_direct_fds(real), ==, 1);
+    g_assert_cmpint(bs->bl.request_alignment, >=, 512);
+    g_assert_cmpint(blk_pwrite(blk, 1, 2, "xy", 0), ==, 0);
+    g_assert_cmpint(blk_pread(blk, 0, 4, buf, 0), ==, 0);
+    g_assert_cmpmem(buf, 4, "\x5axy\x5a", 4);
+
+    opts = qdict_new();
+    qdict_put_str(opts, "cache.direct", "off");
+    g_assert_cmpint(bdrv_reopen(bs, opts, true, &error_abort), ==, 0);
+    g_assert_cmpint(count_direct_fds(real), ==, 0);
+    g_assert_cmpint(bs->bl.request_alignment, ==, 1);
+    blk_unref(blk);
+    unlink(path);
+}
+
+/* "file:" is the default protocol's explicit prefix. */
+static void test_file_prefix(void)
+{
+    g_autofree char *path = new_image("prefix.img", 65536);
+    g_autofree char *name = g_strdup_printf("file:%s", path);
+    QDict *opts = qdict_new();
+    BlockBackend *blk;
+
+    qdict_put_str(opts, "driver", "file");
+    blk = blk_new_open(name, NULL, opts, 0, &error_abort);
+    g_assert_cmpstr(blk_bs(blk)->filename, ==, path);
+    blk_unref(blk);
+
+    /* Without a driver: probed raw on top of a file node. */
+    blk = blk_new_open(name, NULL, NULL, 0, &error_abort);
+    g_assert_cmpstr(blk_bs(blk)->file->bs->drv->format_name, ==, "file");
+    g_assert_cmpstr(blk_bs(blk)->file->bs->filename, ==, path);
+    blk_unref(blk);
+    unlink(path);
+}
+
 static void add_mode_test(const char *test, GTestDataFunc fn)
 {
     for (size_t i = 0; i < ARRAY_SIZE(aio_modes); i++) {
@@ -789,6 +868,8 @@ int main(int argc, char **argv)
     g_test_add_func("/file-posix/direct-alignment", test_direct_alignment);
     g_test_add_func("/file-posix/auto-read-only", test_auto_read_only);
     g_test_add_func("/file-posix/reopen", test_reopen);
+    g_test_add_func("/file-posix/reopen-direct", test_reopen_direct);
+    g_test_add_func("/file-posix/file-prefix", test_file_prefix);
     ret = g_test_run();
 
     bdrv_close_all();
