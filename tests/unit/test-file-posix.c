@@ -834,6 +834,69 @@ static void test_file_prefix(void)
     unlink(path);
 }
 
+typedef struct DriverCall {
+    BlockDriverState *bs;
+    bool delete_file;
+    int ret;
+    Error *err;
+    bool done;
+} DriverCall;
+
+static void coroutine_fn driver_call_entry(void *opaque)
+{
+    DriverCall *c = opaque;
+
+    if (c->delete_file) {
+        c->ret = c->bs->drv->bdrv_co_delete_file(c->bs, &c->err);
+    } else {
+        c->bs->drv->bdrv_co_invalidate_cache(c->bs, &c->err);
+    }
+    c->done = true;
+}
+
+/* Run a driver callback in a coroutine, as the (future) callers will. */
+static void driver_call(DriverCall *c)
+{
+    qemu_coroutine_enter(qemu_coroutine_create(driver_call_entry, c));
+    while (!c->done) {
+        aio_poll(qemu_get_aio_context(), true);
+    }
+}
+
+/* Callbacks without a generic caller yet: invalidate_cache, delete_file. */
+static void test_driver_callbacks(void)
+{
+    g_autofree char *path = new_image("callbacks.img", IMG_SIZE);
+    g_autofree char *msg = g_strdup_printf(
+        "%s is not a regular file: No such file or directory", path);
+    g_autofree uint8_t *buf = g_malloc(IMG_SIZE);
+    QDict *opts = file_options(path, NULL);
+    BlockBackend *blk;
+    DriverCall c;
+
+    qdict_put_str(opts, "x-check-cache-dropped", "on");
+    blk = blk_new_open(NULL, NULL, opts, BDRV_O_RDWR, &error_abort);
+    fill(buf, IMG_SIZE, 11);
+    g_assert_cmpint(blk_pwrite(blk, 0, IMG_SIZE, buf, 0), ==, 0);
+
+    /* Flushes, drops the page cache and checks with mincore it's gone. */
+    c = (DriverCall) { .bs = blk_bs(blk) };
+    driver_call(&c);
+    g_assert_null(c.err);
+
+    c = (DriverCall) { .bs = blk_bs(blk), .delete_file = true };
+    driver_call(&c);
+    g_assert_cmpint(c.ret, ==, 0);
+    g_assert_cmpint(access(path, F_OK), <, 0);
+
+    c = (DriverCall) { .bs = blk_bs(blk), .delete_file = true };
+    driver_call(&c);
+    g_assert_cmpint(c.ret, ==, -ENOENT);
+    g_assert_cmpstr(error_get_pretty(c.err), ==, msg);
+    error_free(c.err);
+    blk_unref(blk);
+}
+
 static void add_mode_test(const char *test, GTestDataFunc fn)
 {
     for (size_t i = 0; i < ARRAY_SIZE(aio_modes); i++) {
@@ -870,6 +933,7 @@ int main(int argc, char **argv)
     g_test_add_func("/file-posix/reopen", test_reopen);
     g_test_add_func("/file-posix/reopen-direct", test_reopen_direct);
     g_test_add_func("/file-posix/file-prefix", test_file_prefix);
+    g_test_add_func("/file-posix/driver-callbacks", test_driver_callbacks);
     ret = g_test_run();
 
     bdrv_close_all();
