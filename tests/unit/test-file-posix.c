@@ -432,6 +432,23 @@ static void test_block_status(void)
     unlink(path);
 }
 
+/*
+ * The length is cached, as in QEMU 7.2 (file nodes are not "variable
+ * length"): `qemu-io -f file -c length -c 'sleep 1000' -c length` prints
+ * 1 MiB twice while another process grows the file in between.
+ */
+static void test_length_cached(void)
+{
+    g_autofree char *path = new_image("length.img", IMG_SIZE);
+    BlockBackend *blk = open_mode(path, NULL, 0);
+
+    g_assert_cmpint(blk_getlength(blk), ==, IMG_SIZE);
+    g_assert_cmpint(truncate(path, 2 * IMG_SIZE), ==, 0);
+    g_assert_cmpint(blk_getlength(blk), ==, IMG_SIZE);
+    blk_unref(blk);
+    unlink(path);
+}
+
 /* ---- Creation ---- */
 
 static int create(const char *path, const char *optstr, Error **errp)
@@ -925,6 +942,7 @@ int main(int argc, char **argv)
     add_mode_test("discard-zeroes", test_discard_zeroes);
     add_mode_test("truncate", test_truncate);
     g_test_add_func("/file-posix/block-status", test_block_status);
+    g_test_add_func("/file-posix/length-cached", test_length_cached);
     g_test_add_func("/file-posix/create", test_create);
     g_test_add_func("/file-posix/create-opts", test_create_opts);
     g_test_add_func("/file-posix/open-errors", test_open_errors);
