@@ -592,7 +592,7 @@ static void test_write_rmw(void)
     TestConfig cfg = default_config;
     BlockBackend *blk = rec_blk(cfg);
     BlockDriverState *bs = blk_bs(blk);
-    uint8_t buf[1000];
+    uint8_t buf[1024];
 
     fill_pattern(blk);
     memset(buf, 0xa5, sizeof(buf));
