@@ -47,6 +47,25 @@ bool blk_enable_write_cache(BlockBackend *blk);
 /* Don't queue requests while drained (for internal users). */
 void blk_set_disable_request_queuing(BlockBackend *blk, bool disable);
 
+/*
+ * Callbacks to the user of a BlockBackend (QEMU's emulated device; here
+ * any owner that wants to know).  Every member may be NULL.
+ */
+typedef struct BlockDevOps {
+    /* A medium was inserted (load) or removed. */
+    void (*change_media_cb)(void *opaque, bool load, Error **errp);
+    /* The medium changed size. */
+    void (*resize_cb)(void *opaque);
+    /* Stop submitting requests / may submit again. */
+    void (*drained_begin)(void *opaque);
+    void (*drained_end)(void *opaque);
+    /* Does the user still have work in progress? */
+    bool (*drained_poll)(void *opaque);
+} BlockDevOps;
+
+void blk_set_dev_ops(BlockBackend *blk, const BlockDevOps *ops,
+                     void *opaque);
+
 bool blk_is_inserted(BlockBackend *blk);
 bool blk_is_available(BlockBackend *blk);
 bool blk_is_writable(BlockBackend *blk);

@@ -304,6 +304,9 @@ int bdrv_parse_discard_flags(const char *mode, int *flags);
 
 /* ---- Opening and the graph ---- */
 
+/* A node without a driver (refcount 1); mostly for tests. */
+BlockDriverState *bdrv_new(void);
+
 /*
  * Open a node: from filename (may carry a protocol prefix or be
  * "json:{...}"), from reference (the name of an existing node), and/or from
@@ -372,6 +375,12 @@ void bdrv_next_cleanup(BdrvNextIterator *it);
 BlockDriverState *bdrv_next_all_states(BlockDriverState *bs);
 
 BlockDriverState *bdrv_find_node(const char *node_name);
+/*
+ * The node of BlockBackend device, else the node named node_name.
+ * errp: "Cannot find device='%s' nor node-name='%s'".
+ */
+BlockDriverState *bdrv_lookup_bs(const char *device, const char *node_name,
+                                 Error **errp);
 const char *bdrv_get_node_name(const BlockDriverState *bs);
 const char *bdrv_get_device_name(const BlockDriverState *bs);
 const char *bdrv_get_device_or_node_name(const BlockDriverState *bs);
@@ -448,8 +457,9 @@ bool path_has_protocol(const char *path);
 int path_is_absolute(const char *path);
 
 /* Rewrite the backing file name/format recorded in the image header. */
+/* require: refuse (-EINVAL) a backing file without a format. */
 int bdrv_change_backing_file(BlockDriverState *bs, const char *backing_file,
-                             const char *backing_fmt, bool warn);
+                             const char *backing_fmt, bool require);
 
 /* Buffers aligned for this node's memory alignment requirements. */
 void *qemu_blockalign(BlockDriverState *bs, size_t size);

@@ -526,6 +526,8 @@ struct BlockDriverState {
 
     /* Highest written offset + 1 (for statistics). */
     uint64_t wr_highest_offset;
+    /* A write ending beyond this offset resets it to 0 (0: disabled). */
+    uint64_t write_threshold_offset;
 
     /* One-entry block-status cache for protocol nodes. */
     struct {
@@ -534,9 +536,46 @@ struct BlockDriverState {
         int64_t data_end;
     } block_status_cache;
 
-    /* Op blockers (by op type), e.g. "node is used as backing hd of ...". */
+    /* Op blockers, e.g. "node is used as backing hd of ...". */
     QLIST_HEAD(, BdrvOpBlocker) op_blockers;
+    /* The reason this node blocks its backing node (while it has one). */
+    Error *backing_blocker;
 };
+
+/* ---- Op blockers ---- */
+
+/* Block every operation on bs, giving reason (owned by the caller). */
+void bdrv_op_block_all(BlockDriverState *bs, Error *reason);
+void bdrv_op_unblock_all(BlockDriverState *bs, Error *reason);
+bool bdrv_op_blocker_is_empty(BlockDriverState *bs);
+
+/* ---- Drain plumbing shared by block.c and io.c ---- */
+
+/* Number of bdrv_drain_all_begin() sections in progress. */
+extern unsigned int bdrv_drain_all_count;
+/*
+ * Quiesce bs and its parents without polling (child_of_bds forwards a
+ * parent drain with this); parent is the edge the request came from.
+ */
+void bdrv_do_drained_begin_quiesce(BlockDriverState *bs, BdrvChild *parent,
+                                   bool ignore_bds_parents);
+/* Does bs (or, with recursive, a child) still have activity to wait for? */
+bool bdrv_drain_poll(BlockDriverState *bs, bool recursive,
+                     BdrvChild *ignore_parent, bool ignore_bds_parents);
+/* End a drained section without polling; counts scheduled work. */
+void bdrv_drained_end_no_poll(BlockDriverState *bs, int *drained_end_counter);
+/* Drain / undrain the parent of one edge (c->klass callbacks). */
+void bdrv_parent_drained_begin_single(BdrvChild *c, bool poll);
+void bdrv_parent_drained_end_single(BdrvChild *c);
+/*
+ * A child joining (leaving) new_parent (old_parent) takes on (drops) the
+ * subtree drains that are active on the parent.
+ */
+void bdrv_apply_subtree_drain(BdrvChild *child, BlockDriverState *new_parent);
+void bdrv_unapply_subtree_drain(BdrvChild *child,
+                                BlockDriverState *old_parent);
+/* End the drain_all sections a node being deleted still takes part in. */
+void bdrv_drain_all_end_quiesce(BlockDriverState *bs);
 
 /* ---- Services for drivers ---- */
 
