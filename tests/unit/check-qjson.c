@@ -651,8 +651,8 @@ static void test_format_pretty_small(void)
 static void test_round_trip(void)
 {
     static const char *const texts[] = {
-        "{\"driver\": \"qcow2\", \"file\": {\"driver\": \"file\", "
-        "\"filename\": \"/tmp/a b\\\"c\"}, \"backing\": null}",
+        ("{\"driver\": \"qcow2\", \"file\": {\"driver\": \"file\", "
+         "\"filename\": \"/tmp/a b\\\"c\"}, \"backing\": null}"),
         "[[], {}, [[[1]]], -1, 18446744073709551615, 0.25, \"\\u00e9\"]",
         "\"\\uD83D\\uDE00\\u0000\\n\"",
     };
