@@ -331,62 +331,6 @@ void blk_remove_bs(BlockBackend *blk)
     bdrv_root_unref_child(root);
 }
 
-/*
- * Iterating over nodes with users: the root node of each BlockBackend,
- * each once even when several BlockBackends share it.  (QEMU continues
- * with monitor-owned nodes; the tools have no monitor.)  The iterator
- * holds references, so the caller may drop its own meanwhile.
- */
-static bool blk_is_first_user(BlockBackend *blk, BlockDriverState *bs)
-{
-    BdrvChild *c;
-
-    QLIST_FOREACH(c, &bs->parents, next_parent) {
-        if (c->klass == &child_root) {
-            return c->opaque == blk;
-        }
-    }
-    return false;
-}
-
-BlockDriverState *bdrv_next(BdrvNextIterator *it)
-{
-    BlockBackend *old_blk = it->blk;
-    BlockDriverState *old_bs = it->bs;
-    BlockDriverState *bs = NULL;
-
-    do {
-        it->blk = blk_next(it->blk);
-        bs = it->blk ? blk_bs(it->blk) : NULL;
-    } while (it->blk && (!bs || !blk_is_first_user(it->blk, bs)));
-
-    if (it->blk) {
-        blk_ref(it->blk);
-        bdrv_ref(bs);
-    }
-    it->bs = bs;
-    blk_unref(old_blk);
-    if (old_bs) {
-        bdrv_unref(old_bs);
-    }
-    return bs;
-}
-
-BlockDriverState *bdrv_first(BdrvNextIterator *it)
-{
-    *it = (BdrvNextIterator) { .phase = 0 };
-    return bdrv_next(it);
-}
-
-void bdrv_next_cleanup(BdrvNextIterator *it)
-{
-    blk_unref(it->blk);
-    if (it->bs) {
-        bdrv_unref(it->bs);
-    }
-    *it = (BdrvNextIterator) { .phase = 0 };
-}
-
 /* ------------------------------------------------------------------ */
 /* Settings and queries                                                */
 /* ------------------------------------------------------------------ */

@@ -276,7 +276,8 @@ BlockDriver *bdrv_probe_all(const uint8_t *buf, int buf_size,
 static int find_image_format(BlockBackend *file, const char *filename,
                              BlockDriver **pdrv, Error **errp)
 {
-    uint8_t buf[BLOCK_PROBE_BUF_SIZE];
+    /* Zeroed: protocols like null-co leave read buffers untouched. */
+    uint8_t buf[BLOCK_PROBE_BUF_SIZE] = { 0 };
     BlockDriver *drv;
     int ret;
 

@@ -556,7 +556,7 @@ static int raw_open(BlockDriverState *bs, QDict *options, int flags,
     ERRP_GUARD();
     BDRVRawState *s = bs->opaque;
     QemuOpts *opts;
-    const char *filename;
+    const char *filename = NULL;
     BlockdevAioOptions aio, aio_default;
     OnOffAuto locking;
     struct stat st;
@@ -1194,6 +1194,26 @@ static int allocate_first_block(int fd, size_t max_size)
     return n == -1 ? -errno : 0;
 }
 
+/*
+ * A descriptor without O_DIRECT for fd's file, for writes that can't
+ * meet O_DIRECT's alignment (QEMU 7.2 fails full preallocation of
+ * O_DIRECT images with EINVAL); fd itself if it has no O_DIRECT or the
+ * reopen fails.  The caller closes a descriptor other than fd.
+ */
+static int raw_open_buffered(int fd)
+{
+    g_autofree char *path = NULL;
+    int flags = fcntl(fd, F_GETFL);
+    int wfd;
+
+    if (flags < 0 || !(flags & O_DIRECT)) {
+        return fd;
+    }
+    path = g_strdup_printf("/proc/self/fd/%d", fd);
+    wfd = open(path, O_WRONLY | O_CLOEXEC);
+    return wfd < 0 ? fd : wfd;
+}
+
 static int handle_aiocb_truncate(void *opaque)
 {
     RawPosixAIOData *aiocb = opaque;
@@ -1238,6 +1258,7 @@ static int handle_aiocb_truncate(void *opaque)
     case PREALLOC_MODE_FULL: {
         g_autofree char *buf = NULL;
         int64_t pos = current_length;
+        int wfd;
 
         /* Telling the final size first helps the file system allocate. */
         if (ftruncate(fd, offset) != 0) {
@@ -1245,9 +1266,10 @@ static int handle_aiocb_truncate(void *opaque)
             error_setg_errno(errp, -result, "Could not resize file");
             break;
         }
+        wfd = raw_open_buffered(fd);
         buf = g_malloc0(64 * KiB);
         while (pos < offset) {
-            ssize_t n = pwrite(fd, buf, MIN(offset - pos, 64 * KiB), pos);
+            ssize_t n = pwrite(wfd, buf, MIN(offset - pos, 64 * KiB), pos);
 
             if (n < 0) {
                 if (errno == EINTR) {
@@ -1260,9 +1282,12 @@ static int handle_aiocb_truncate(void *opaque)
             }
             pos += n;
         }
-        if (result == 0 && fsync(fd) < 0) {
+        if (result == 0 && fsync(wfd) < 0) {
             result = -errno;
             error_setg_errno(errp, -result, "Could not flush file to disk");
+        }
+        if (wfd != fd) {
+            close(wfd);
         }
         break;
     }

@@ -17,7 +17,6 @@
 #include "block/write-threshold.h"
 #include "qemu/error.h"
 #include "qemu/main-loop.h"
-#include "qemu/transactions.h"
 
 /* Largest bounce buffer for copy-on-read and the write-zeroes fallback. */
 #define MAX_BOUNCE_BUFFER (16 * 1024 * 1024)
@@ -56,149 +55,6 @@ static inline void debug_event(BlockDriverState *bs, BlkdebugEvent event)
     if (unlikely(bs->drv && bs->drv->bdrv_debug_event)) {
         bs->drv->bdrv_debug_event(bs, event);
     }
-}
-
-/* ------------------------------------------------------------------ */
-/* Limits and memory alignment                                         */
-/* ------------------------------------------------------------------ */
-
-/* Fold a child's limits into dst: the stricter value wins. */
-static void merge_child_limits(BlockLimits *dst, const BlockLimits *src)
-{
-    dst->pdiscard_alignment = MAX(dst->pdiscard_alignment,
-                                  src->pdiscard_alignment);
-    dst->opt_transfer = MAX(dst->opt_transfer, src->opt_transfer);
-    dst->max_transfer = MIN_NON_ZERO(dst->max_transfer, src->max_transfer);
-    dst->max_hw_transfer = MIN_NON_ZERO(dst->max_hw_transfer,
-                                        src->max_hw_transfer);
-    dst->opt_mem_alignment = MAX(dst->opt_mem_alignment,
-                                 src->opt_mem_alignment);
-    dst->min_mem_alignment = MAX(dst->min_mem_alignment,
-                                 src->min_mem_alignment);
-    dst->max_iov = MIN_NON_ZERO(dst->max_iov, src->max_iov);
-    dst->max_hw_iov = MIN_NON_ZERO(dst->max_hw_iov, src->max_hw_iov);
-}
-
-typedef struct RefreshLimitsUndo {
-    BlockDriverState *bs;
-    BlockLimits old_bl;
-} RefreshLimitsUndo;
-
-static void refresh_limits_abort(void *opaque)
-{
-    RefreshLimitsUndo *undo = opaque;
-
-    undo->bs->bl = undo->old_bl;
-}
-
-static TransactionActionDrv refresh_limits_action = {
-    .abort = refresh_limits_abort,
-    .clean = g_free,
-};
-
-/* Does drv (or, for a filter, the core on its behalf) read bytewise? */
-static bool driver_reads_bytes(BlockDriver *drv)
-{
-    return drv->bdrv_co_preadv_part || drv->bdrv_co_preadv ||
-           drv->bdrv_aio_preadv || drv->is_filter;
-}
-
-void bdrv_refresh_limits(BlockDriverState *bs, Transaction *tran,
-                         Error **errp)
-{
-    ERRP_GUARD();
-    BlockDriver *drv = bs->drv;
-    BdrvChild *c;
-    bool from_children = false;
-
-    if (tran) {
-        RefreshLimitsUndo *undo = g_new(RefreshLimitsUndo, 1);
-
-        *undo = (RefreshLimitsUndo) { .bs = bs, .old_bl = bs->bl };
-        tran_add(tran, &refresh_limits_action, undo);
-    }
-
-    memset(&bs->bl, 0, sizeof(bs->bl));
-    if (!drv) {
-        return;
-    }
-
-    bs->bl.request_alignment = driver_reads_bytes(drv) ? 1 : BDRV_SECTOR_SIZE;
-
-    /* Children that carry our data bound what we can do. */
-    QLIST_FOREACH(c, &bs->children, next) {
-        if (c->role & (BDRV_CHILD_DATA | BDRV_CHILD_FILTERED |
-                       BDRV_CHILD_COW)) {
-            merge_child_limits(&bs->bl, &c->bs->bl);
-            from_children = true;
-        }
-    }
-    if (!from_children) {
-        bs->bl.min_mem_alignment = BDRV_SECTOR_SIZE;
-        bs->bl.opt_mem_alignment = qemu_real_host_page_size();
-        bs->bl.max_iov = IOV_MAX;
-    }
-
-    if (drv->bdrv_refresh_limits) {
-        drv->bdrv_refresh_limits(bs, errp);
-        if (*errp) {
-            return;
-        }
-    }
-
-    if (bs->bl.request_alignment > BDRV_MAX_ALIGNMENT) {
-        error_setg(errp, "Driver requires too large request alignment");
-    }
-}
-
-/* Without a node (or limits) be safe: page size, at least 4 KiB. */
-static size_t default_mem_align(void)
-{
-    return MAX(4096, qemu_real_host_page_size());
-}
-
-size_t bdrv_opt_mem_align(BlockDriverState *bs)
-{
-    if (!bs || !bs->drv || !bs->bl.opt_mem_alignment) {
-        return default_mem_align();
-    }
-    return bs->bl.opt_mem_alignment;
-}
-
-size_t bdrv_min_mem_align(BlockDriverState *bs)
-{
-    if (!bs || !bs->drv || !bs->bl.min_mem_alignment) {
-        return default_mem_align();
-    }
-    return bs->bl.min_mem_alignment;
-}
-
-void *qemu_blockalign(BlockDriverState *bs, size_t size)
-{
-    return qemu_memalign(bdrv_opt_mem_align(bs), size ? size : 1);
-}
-
-void *qemu_blockalign0(BlockDriverState *bs, size_t size)
-{
-    return memset(qemu_blockalign(bs, size), 0, size);
-}
-
-void *qemu_try_blockalign(BlockDriverState *bs, size_t size)
-{
-    size_t align = bdrv_opt_mem_align(bs);
-
-    /* A zero-sized request still gets a real buffer (never NULL on success) */
-    return qemu_try_memalign(align, size ? size : align);
-}
-
-void *qemu_try_blockalign0(BlockDriverState *bs, size_t size)
-{
-    void *mem = qemu_try_blockalign(bs, size);
-
-    if (mem) {
-        memset(mem, 0, size);
-    }
-    return mem;
 }
 
 /* ------------------------------------------------------------------ */
@@ -2165,7 +2021,7 @@ int coroutine_fn bdrv_co_block_status_from_backing(BlockDriverState *bs,
 }
 
 /* ------------------------------------------------------------------ */
-/* VM state, check, length                                             */
+/* VM state, check                                                    */
 /* ------------------------------------------------------------------ */
 
 int coroutine_fn bdrv_co_readv_vmstate(BlockDriverState *bs,
@@ -2257,11 +2113,6 @@ int coroutine_fn bdrv_co_check(BlockDriverState *bs, BdrvCheckResult *res,
     }
     memset(res, 0, sizeof(*res));
     return bs->drv->bdrv_co_check(bs, res, fix);
-}
-
-int64_t coroutine_fn bdrv_co_getlength(BlockDriverState *bs)
-{
-    return bdrv_getlength(bs);
 }
 
 /* ------------------------------------------------------------------ */
@@ -2728,7 +2579,7 @@ void bdrv_drain_all(void)
 }
 
 /* ------------------------------------------------------------------ */
-/* Plug/unplug, flush_all, debug hooks                                 */
+/* Plug/unplug, flush_all, debug events                                */
 /* ------------------------------------------------------------------ */
 
 void bdrv_io_plug(BlockDriverState *bs)
@@ -2779,43 +2630,6 @@ void bdrv_debug_event(BlockDriverState *bs, BlkdebugEvent event)
     if (bs) {
         debug_event(bs, event);
     }
-}
-
-/*
- * Breakpoints live in blkdebug somewhere below the node the user names:
- * follow primary children down to the first node whose driver has hook.
- */
-#define DEBUG_NODE(bs, hook) ({                                  \
-    BlockDriverState *n_ = (bs);                                 \
-    while (n_ && (!n_->drv || !n_->drv->hook)) {                 \
-        n_ = n_->drv ? bdrv_primary_bs(n_) : NULL;               \
-    }                                                            \
-    n_;                                                          \
-})
-
-int bdrv_debug_breakpoint(BlockDriverState *bs, const char *event,
-                          const char *tag)
-{
-    bs = DEBUG_NODE(bs, bdrv_debug_breakpoint);
-    return bs ? bs->drv->bdrv_debug_breakpoint(bs, event, tag) : -ENOTSUP;
-}
-
-int bdrv_debug_remove_breakpoint(BlockDriverState *bs, const char *tag)
-{
-    bs = DEBUG_NODE(bs, bdrv_debug_remove_breakpoint);
-    return bs ? bs->drv->bdrv_debug_remove_breakpoint(bs, tag) : -ENOTSUP;
-}
-
-int bdrv_debug_resume(BlockDriverState *bs, const char *tag)
-{
-    bs = DEBUG_NODE(bs, bdrv_debug_resume);
-    return bs ? bs->drv->bdrv_debug_resume(bs, tag) : -ENOTSUP;
-}
-
-bool bdrv_debug_is_suspended(BlockDriverState *bs, const char *tag)
-{
-    bs = DEBUG_NODE(bs, bdrv_debug_is_suspended);
-    return bs && bs->drv->bdrv_debug_is_suspended(bs, tag);
 }
 
 /* ------------------------------------------------------------------ */

@@ -10,6 +10,9 @@
  */
 #include "qemu/osdep.h"
 #include <liburing.h>
+#ifdef CONFIG_VALGRIND_H
+#include <valgrind/memcheck.h>
+#endif
 #include "block/raw-aio.h"
 #include "qemu/error.h"
 
@@ -82,6 +85,15 @@ static void luring_resubmit_short_read(LuringState *s, LuringRequest *req,
 
 static void luring_finish(LuringRequest *req, int ret)
 {
+#ifdef CONFIG_VALGRIND_H
+    /* Memcheck can't see the kernel filling the buffers asynchronously. */
+    if (ret == 0 && req->is_read) {
+        for (int i = 0; i < req->qiov->niov; i++) {
+            VALGRIND_MAKE_MEM_DEFINED(req->qiov->iov[i].iov_base,
+                                      req->qiov->iov[i].iov_len);
+        }
+    }
+#endif
     req->ret = ret;
     if (req->resubmit_qiov.iov) {
         qemu_iovec_destroy(&req->resubmit_qiov);
@@ -170,37 +182,47 @@ static void luring_poll_ready(void *opaque)
 
 static void luring_submit_queue(LuringState *s)
 {
-    while (s->in_queue > 0) {
-        LuringRequest *req;
-        int ret;
+    bool refused = false;
 
-        /* Move as many queued requests as fit into the ring. */
-        while ((req = QSIMPLEQ_FIRST(&s->submit_queue))) {
-            struct io_uring_sqe *sqe = io_uring_get_sqe(&s->ring);
+    do {
+        while (s->in_queue > 0) {
+            LuringRequest *req;
+            int ret;
 
-            if (!sqe) {
+            /* Move as many queued requests as fit into the ring. */
+            while ((req = QSIMPLEQ_FIRST(&s->submit_queue))) {
+                struct io_uring_sqe *sqe = io_uring_get_sqe(&s->ring);
+
+                if (!sqe) {
+                    break;
+                }
+                *sqe = req->sqe;
+                QSIMPLEQ_REMOVE_HEAD(&s->submit_queue, next);
+            }
+
+            ret = io_uring_submit(&s->ring);
+            if (ret == -EINTR || ret == -EAGAIN) {
+                continue;
+            }
+            if (ret <= 0) {
+                /* The entries stay in the ring for the next submit. */
+                refused = true;
                 break;
             }
-            *sqe = req->sqe;
-            QSIMPLEQ_REMOVE_HEAD(&s->submit_queue, next);
+            s->in_flight += ret;
+            s->in_queue -= ret;
         }
 
-        ret = io_uring_submit(&s->ring);
-        if (ret == -EINTR || ret == -EAGAIN) {
-            continue;
+        /*
+         * Buffered I/O often completes during the submission.  Reap it
+         * now; short reads come back into the queue and are submitted by
+         * the next round (no ring event would trigger that later).
+         */
+        if (s->in_flight) {
+            luring_process_completions(s);
         }
-        if (ret <= 0) {
-            /* Refused: the entries stay in the ring for the next submit. */
-            break;
-        }
-        s->in_flight += ret;
-        s->in_queue -= ret;
-    }
+    } while (s->in_queue > 0 && !refused);
     s->blocked = s->in_queue > 0;
-
-    if (s->in_flight) {
-        luring_process_completions(s);
-    }
 }
 
 void luring_io_plug(BlockDriverState *bs, LuringState *s)
