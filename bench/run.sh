@@ -6,7 +6,7 @@ build=${1:-build}
 here=$(dirname "$0")
 
 for b in "$build"/bench/bench-*; do
-    [ -x "$b" ] && "$b"
+    [ -f "$b" ] && [ -x "$b" ] && "$b"
 done
 for s in "$here"/compare-*.sh; do
     [ -x "$s" ] && "$s" "$build"

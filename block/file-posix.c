@@ -662,8 +662,8 @@ static int raw_open(BlockDriverState *bs, QDict *options, int flags,
             goto fail;
         }
 #else
-        error_setg(errp, "aio=io_uring was specified, but is not supported "
-                   "in this build.");
+        /* QEMU builds without io_uring don't know the enum value. */
+        error_setg(errp, "invalid parameter value: io_uring");
         ret = -EINVAL;
         goto fail;
 #endif

@@ -615,15 +615,16 @@ static void test_poll_mode(void)
                    timer_flag_cb, &fired);
 
     /* A short block (below poll_max_ns) makes the loop start polling. */
-    timer_mod(&timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + 2);
+    timer_mod(&timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + 20);
+    aio_notify_accept(ctx);
     while (!fired) {
         aio_poll(ctx, true);
     }
 
     /* Now io_poll finds work without any fd event, and ends the wait. */
     fired = false;
-    timer_mod(&timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + 60000);
-    g_assert(!aio_poll(ctx, false));
+    timer_mod(&timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + 5000);
+    aio_notify_accept(ctx);
     pm.poll_has_work = true;
     g_assert(aio_poll(ctx, true));
     g_assert_cmpint(pm.ready_calls, ==, 1);
@@ -793,14 +794,17 @@ static void test_timer_resolution(void)
 {
     QEMUTimer *timer;
     bool fired = false;
-    int64_t deadline_us = qemu_clock_get_us(QEMU_CLOCK_REALTIME) + 300;
+    int64_t deadline_us;
 
+    aio_flush();
     timer = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_US, timer_flag_cb,
                           &fired);
+    deadline_us = qemu_clock_get_us(QEMU_CLOCK_REALTIME) + 1300;
     timer_mod(timer, deadline_us);
     g_assert_cmpint(timer_expire_time_ns(timer), ==, deadline_us * SCALE_US);
-    aio_flush();
-    g_assert(!fired);
+    /* Consume timer_mod's notification, which would end the wait early. */
+    aio_notify_accept(ctx);
+    /* A millisecond-granular wait would return before the deadline. */
     g_assert(aio_poll(ctx, true));
     g_assert(fired);
     g_assert_cmpint(qemu_clock_get_ns(QEMU_CLOCK_REALTIME), >=,
@@ -1235,9 +1239,14 @@ static void test_aio_wait_bh_oneshot(void)
     aio_wait_bh_oneshot(ctx, note_context_cb, &seen);
     g_assert(seen == ctx);
 
-    /* Runs in the other thread; we wait on the main context meanwhile. */
+    /*
+     * Runs in the other thread; we wait on the main context meanwhile,
+     * dropping the other context's lock, which callers hold.
+     */
     seen = NULL;
+    aio_context_acquire(t->ctx);
     aio_wait_bh_oneshot(t->ctx, note_context_cb, &seen);
+    aio_context_release(t->ctx);
     g_assert(seen == t->ctx);
     iothread_free(t);
 }

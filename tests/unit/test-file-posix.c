@@ -392,6 +392,7 @@ static void test_truncate(gconstpointer opaque)
 static void test_block_status(void)
 {
     g_autofree char *path = new_image("status.img", IMG_SIZE);
+    g_autofree char *path2 = NULL;
     g_autofree uint8_t *buf = g_malloc0(65536);
     BlockDriverState *bs, *file;
     BlockBackend *blk;
@@ -428,6 +429,44 @@ static void test_block_status(void)
     g_assert_cmpint(bdrv_is_allocated(bs, 0, IMG_SIZE, &pnum), ==, 1);
     g_assert_cmpint(pnum, ==, IMG_SIZE);
 
+    blk_unref(blk);
+    unlink(path);
+
+    /*
+     * A 1000-byte file: qemu-img map --output=json -f file gives data
+     * [0, 1000) and zeroes [1000, 1024).
+     */
+    path2 = new_image("status-odd.img", 0);
+    file_pwrite(path2, 0, buf, 1000);
+    blk = open_mode(path2, NULL, 0);
+    bs = blk_bs(blk);
+    ret = bdrv_block_status(bs, 0, 1024, &pnum, &map, &file);
+    g_assert_cmpint(ret & (BDRV_BLOCK_DATA | BDRV_BLOCK_ZERO), ==,
+                    BDRV_BLOCK_DATA);
+    g_assert_cmpint(pnum, ==, 1000);
+    ret = bdrv_block_status(bs, 1000, 24, &pnum, &map, &file);
+    g_assert_cmpint(ret & (BDRV_BLOCK_DATA | BDRV_BLOCK_ZERO |
+                           BDRV_BLOCK_OFFSET_VALID), ==,
+                    BDRV_BLOCK_ZERO | BDRV_BLOCK_OFFSET_VALID);
+    g_assert_cmpint(pnum, ==, 24);
+    g_assert_cmpint(map, ==, 1000);
+    blk_unref(blk);
+    unlink(path2);
+}
+
+/*
+ * The length is cached, as in QEMU 7.2 (file nodes are not "variable
+ * length"): `qemu-io -f file -c length -c 'sleep 1000' -c length` prints
+ * 1 MiB twice while another process grows the file in between.
+ */
+static void test_length_cached(void)
+{
+    g_autofree char *path = new_image("length.img", IMG_SIZE);
+    BlockBackend *blk = open_mode(path, NULL, 0);
+
+    g_assert_cmpint(blk_getlength(blk), ==, IMG_SIZE);
+    g_assert_cmpint(truncate(path, 2 * IMG_SIZE), ==, 0);
+    g_assert_cmpint(blk_getlength(blk), ==, IMG_SIZE);
     blk_unref(blk);
     unlink(path);
 }
@@ -696,6 +735,25 @@ static int count_fds(const char *path, int accmode)
     return n;
 }
 
+static int count_direct_fds(const char *path)
+{
+    g_autoptr(GDir) dir = g_dir_open("/proc/self/fd", 0, NULL);
+    const char *name;
+    int n = 0;
+
+    g_assert_nonnull(dir);
+    while ((name = g_dir_read_name(dir))) {
+        g_autofree char *link = g_strdup_printf("/proc/self/fd/%s", name);
+        g_autofree char *target = g_file_read_link(link, NULL);
+
+        if (target && !strcmp(target, path) &&
+            (fcntl(atoi(name), F_GETFL) & O_DIRECT)) {
+            n++;
+        }
+    }
+    return n;
+}
+
 /* auto-read-only: read-only until a writer comes, then read-write. */
 static void test_auto_read_only(void)
 {
@@ -755,6 +813,129 @@ static void test_reopen(void)
     unlink(path);
 }
 
+/* cache.direct can be switched by reopen: a new descriptor, new limits. */
+static void test_reopen_direct(void)
+{
+    g_autofree char *path = new_image("direct-reopen.img", IMG_SIZE);
+    g_autofree char *real = realpath(path, NULL);
+    BlockBackend *blk;
+    BlockDriverState *bs;
+    QDict *opts;
+    uint8_t buf[4096];
+
+    memset(buf, 0x5a, sizeof(buf));
+    file_pwrite(path, 0, buf, sizeof(buf));
+    blk = open_mode(path, NULL, BDRV_O_RDWR);
+    bs = blk_bs(blk);
+    g_assert_cmpint(count_direct_fds(real), ==, 0);
+    g_assert_cmpint(bs->bl.request_alignment, ==, 1);
+
+    opts = qdict_new();
+    qdict_put_str(opts, "cache.direct", "on");
+    if (bdrv_reopen(bs, opts, true, NULL) < 0) {
+        g_test_skip("O_DIRECT not supported here");
+        blk_unref(blk);
+        return;
+    }
+    g_assert_cmpint(count_direct_fds(real), ==, 1);
+    g_assert_cmpint(bs->bl.request_alignment, >=, 512);
+    g_assert_cmpint(blk_pwrite(blk, 1, 2, "xy", 0), ==, 0);
+    g_assert_cmpint(blk_pread(blk, 0, 4, buf, 0), ==, 0);
+    g_assert_cmpmem(buf, 4, "\x5axy\x5a", 4);
+
+    opts = qdict_new();
+    qdict_put_str(opts, "cache.direct", "off");
+    g_assert_cmpint(bdrv_reopen(bs, opts, true, &error_abort), ==, 0);
+    g_assert_cmpint(count_direct_fds(real), ==, 0);
+    g_assert_cmpint(bs->bl.request_alignment, ==, 1);
+    blk_unref(blk);
+    unlink(path);
+}
+
+/* "file:" is the default protocol's explicit prefix. */
+static void test_file_prefix(void)
+{
+    g_autofree char *path = new_image("prefix.img", 65536);
+    g_autofree char *name = g_strdup_printf("file:%s", path);
+    QDict *opts = qdict_new();
+    BlockBackend *blk;
+
+    qdict_put_str(opts, "driver", "file");
+    blk = blk_new_open(name, NULL, opts, 0, &error_abort);
+    g_assert_cmpstr(blk_bs(blk)->filename, ==, path);
+    blk_unref(blk);
+
+    /* Without a driver: probed raw on top of a file node. */
+    blk = blk_new_open(name, NULL, NULL, 0, &error_abort);
+    g_assert_cmpstr(blk_bs(blk)->file->bs->drv->format_name, ==, "file");
+    g_assert_cmpstr(blk_bs(blk)->file->bs->filename, ==, path);
+    blk_unref(blk);
+    unlink(path);
+}
+
+typedef struct DriverCall {
+    BlockDriverState *bs;
+    bool delete_file;
+    int ret;
+    Error *err;
+    bool done;
+} DriverCall;
+
+static void coroutine_fn driver_call_entry(void *opaque)
+{
+    DriverCall *c = opaque;
+
+    if (c->delete_file) {
+        c->ret = c->bs->drv->bdrv_co_delete_file(c->bs, &c->err);
+    } else {
+        c->bs->drv->bdrv_co_invalidate_cache(c->bs, &c->err);
+    }
+    c->done = true;
+}
+
+/* Run a driver callback in a coroutine, as the (future) callers will. */
+static void driver_call(DriverCall *c)
+{
+    qemu_coroutine_enter(qemu_coroutine_create(driver_call_entry, c));
+    while (!c->done) {
+        aio_poll(qemu_get_aio_context(), true);
+    }
+}
+
+/* Callbacks without a generic caller yet: invalidate_cache, delete_file. */
+static void test_driver_callbacks(void)
+{
+    g_autofree char *path = new_image("callbacks.img", IMG_SIZE);
+    g_autofree char *msg = g_strdup_printf(
+        "%s is not a regular file: No such file or directory", path);
+    g_autofree uint8_t *buf = g_malloc(IMG_SIZE);
+    QDict *opts = file_options(path, NULL);
+    BlockBackend *blk;
+    DriverCall c;
+
+    qdict_put_str(opts, "x-check-cache-dropped", "on");
+    blk = blk_new_open(NULL, NULL, opts, BDRV_O_RDWR, &error_abort);
+    fill(buf, IMG_SIZE, 11);
+    g_assert_cmpint(blk_pwrite(blk, 0, IMG_SIZE, buf, 0), ==, 0);
+
+    /* Flushes, drops the page cache and checks with mincore it's gone. */
+    c = (DriverCall) { .bs = blk_bs(blk) };
+    driver_call(&c);
+    g_assert_null(c.err);
+
+    c = (DriverCall) { .bs = blk_bs(blk), .delete_file = true };
+    driver_call(&c);
+    g_assert_cmpint(c.ret, ==, 0);
+    g_assert_cmpint(access(path, F_OK), <, 0);
+
+    c = (DriverCall) { .bs = blk_bs(blk), .delete_file = true };
+    driver_call(&c);
+    g_assert_cmpint(c.ret, ==, -ENOENT);
+    g_assert_cmpstr(error_get_pretty(c.err), ==, msg);
+    error_free(c.err);
+    blk_unref(blk);
+}
+
 static void add_mode_test(const char *test, GTestDataFunc fn)
 {
     for (size_t i = 0; i < ARRAY_SIZE(aio_modes); i++) {
@@ -783,12 +964,16 @@ int main(int argc, char **argv)
     add_mode_test("discard-zeroes", test_discard_zeroes);
     add_mode_test("truncate", test_truncate);
     g_test_add_func("/file-posix/block-status", test_block_status);
+    g_test_add_func("/file-posix/length-cached", test_length_cached);
     g_test_add_func("/file-posix/create", test_create);
     g_test_add_func("/file-posix/create-opts", test_create_opts);
     g_test_add_func("/file-posix/open-errors", test_open_errors);
     g_test_add_func("/file-posix/direct-alignment", test_direct_alignment);
     g_test_add_func("/file-posix/auto-read-only", test_auto_read_only);
     g_test_add_func("/file-posix/reopen", test_reopen);
+    g_test_add_func("/file-posix/reopen-direct", test_reopen_direct);
+    g_test_add_func("/file-posix/file-prefix", test_file_prefix);
+    g_test_add_func("/file-posix/driver-callbacks", test_driver_callbacks);
     ret = g_test_run();
 
     bdrv_close_all();
