@@ -636,7 +636,8 @@ again:
         } else if (c == '.') {
             g_string_append_c(r->text, c);
             r->state = LEX_POINT;
-        } else if (c == 'e' || c == 'E') {
+        } else if ((c == 'e' || c == 'E') && r->state == LEX_NONZERO) {
+            /* QEMU has no exponent directly after 0: "0e5" is 0 then e5 */
             g_string_append_c(r->text, c);
             r->state = LEX_EXP;
         } else {
