@@ -132,8 +132,16 @@ void aio_co_wake(Coroutine *co);
  */
 void aio_co_enter(AioContext *ctx, Coroutine *co);
 
-/* The context of the calling thread (the main context in the main thread). */
+/*
+ * The context of the calling thread: the main context in the main-loop
+ * thread, NULL in threads that run no event loop (thread-pool workers).
+ */
 AioContext *qemu_get_current_aio_context(void);
+/*
+ * Make ctx the calling thread's context (once per thread; NULL resets).
+ * A thread must own the context it runs aio_poll() on.
+ */
+void qemu_set_current_aio_context(AioContext *ctx);
 /* Is the calling thread the one that runs ctx? */
 bool in_aio_context_home_thread(AioContext *ctx);
 

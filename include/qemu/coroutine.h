@@ -79,10 +79,58 @@ void qemu_co_mutex_assert_locked(CoMutex *mutex);
         QemuRecMutex *: qemu_rec_mutex_unlock,                              \
         default: NULL))
 #define QEMU_MAKE_LOCKABLE(x)                                               \
-    ((x) ? &(QemuLockable) { .object = (x),                                 \
-                             .lock = QEMU_LOCK_FUNC_(x),                    \
-                             .unlock = QEMU_UNLOCK_FUNC_(x) }               \
-         : (QemuLockable *)NULL)
+    qemu_make_lockable((x), &(QemuLockable) {                               \
+                               .object = (x),                               \
+                               .lock = QEMU_LOCK_FUNC_(x),                  \
+                               .unlock = QEMU_UNLOCK_FUNC_(x) })
+
+/* A function rather than ?: so that &lock does not trigger -Waddress. */
+static inline QemuLockable *qemu_make_lockable(void *x, QemuLockable *lockable)
+{
+    return x ? lockable : NULL;
+}
+
+static inline void qemu_lockable_lock(QemuLockable *x)
+{
+    x->lock(x->object);
+}
+
+static inline void qemu_lockable_unlock(QemuLockable *x)
+{
+    x->unlock(x->object);
+}
+
+static inline QemuLockable *qemu_lockable_auto_lock(QemuLockable *x)
+{
+    qemu_lockable_lock(x);
+    return x;
+}
+
+static inline void qemu_lockable_auto_unlock(QemuLockable *x)
+{
+    if (x) {
+        qemu_lockable_unlock(x);
+    }
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(QemuLockable, qemu_lockable_auto_unlock)
+
+#define QEMU_LOCK_GUARD_CAT_(a, b) a##b
+#define QEMU_LOCK_GUARD_VAR_(n) QEMU_LOCK_GUARD_CAT_(qemu_lock_guard_, n)
+
+/* Hold lock x (non-NULL) until the end of the enclosing block. */
+#define QEMU_LOCK_GUARD(x)                                                  \
+    g_autoptr(QemuLockable) QEMU_LOCK_GUARD_VAR_(__COUNTER__)               \
+        G_GNUC_UNUSED = qemu_lockable_auto_lock(QEMU_MAKE_LOCKABLE((x)))
+
+/* WITH_QEMU_LOCK_GUARD(x) { ... }: hold lock x (non-NULL) in the block. */
+#define WITH_QEMU_LOCK_GUARD_(x, var)                                       \
+    for (g_autoptr(QemuLockable) var =                                      \
+             qemu_lockable_auto_lock(QEMU_MAKE_LOCKABLE((x)));              \
+         var;                                                               \
+         qemu_lockable_auto_unlock(var), var = NULL)
+#define WITH_QEMU_LOCK_GUARD(x)                                             \
+    WITH_QEMU_LOCK_GUARD_((x), QEMU_LOCK_GUARD_VAR_(__COUNTER__))
 
 /* ---- CoQueue: FIFO of waiting coroutines ---- */
 
