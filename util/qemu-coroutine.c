@@ -28,7 +28,8 @@ enum {
 
 static unsigned pool_max_size = POOL_MIN_BATCH_SIZE;
 
-static QSLIST_HEAD(, Coroutine) release_pool = QSLIST_HEAD_INITIALIZER(pool);
+static QSLIST_HEAD(, Coroutine) release_pool =
+    QSLIST_HEAD_INITIALIZER(release_pool);
 static unsigned release_pool_size;
 
 typedef QSLIST_HEAD(, Coroutine) CoroutinePool;
@@ -235,8 +236,10 @@ void qemu_coroutine_stack_alloc(CoroutineStack *stack)
         g_error("coroutine: cannot map a %zu byte stack: %s", size,
                 g_strerror(errno));
     }
-    /* Overflowing the stack faults on the guard page instead of corrupting
-     * whatever is mapped below. */
+    /*
+     * Overflowing the stack faults on the guard page instead of corrupting
+     * whatever is mapped below.
+     */
     if (mprotect(map, page, PROT_NONE) < 0) {
         g_error("coroutine: cannot protect the stack guard page: %s",
                 g_strerror(errno));
@@ -257,8 +260,10 @@ void qemu_coroutine_stack_free(CoroutineStack *stack)
     VALGRIND_STACK_DEREGISTER(stack->valgrind_id);
 #endif
 #ifdef CONFIG_ASAN
-    /* Frames that never returned leave poisoned shadow behind; do not let
-     * it haunt whatever is mapped here next. */
+    /*
+     * Frames that never returned leave poisoned shadow behind; do not let
+     * it haunt whatever is mapped here next.
+     */
     ASAN_UNPOISON_MEMORY_REGION(stack->bottom, stack->size);
 #endif
     munmap((char *)stack->bottom - page, stack->size + page);

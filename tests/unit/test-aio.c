@@ -578,6 +578,45 @@ static void test_fd_handler_delete_in_dispatch(void)
     }
 }
 
+static void count_cb(void *opaque)
+{
+    (*(int *)opaque)++;
+}
+
+/*
+ * Regular files cannot be watched by epoll; like poll(), treat them as
+ * always readable and writable.
+ */
+static void test_fd_handler_regular_file(void)
+{
+    g_autofree char *path = NULL;
+    int reads = 0;
+    int fd;
+
+    aio_flush();
+    fd = g_file_open_tmp("test-aio-XXXXXX", &path, NULL);
+    g_assert_cmpint(fd, >=, 0);
+
+    aio_set_fd_handler(ctx, fd, false, count_cb, NULL, NULL, NULL, &reads);
+    g_assert_cmpint(aio_compute_timeout(ctx), ==, 0);
+    g_assert(aio_poll(ctx, true));
+    g_assert_cmpint(reads, ==, 1);
+    g_assert(aio_poll(ctx, false));
+    g_assert_cmpint(reads, ==, 2);
+
+    /* Through glib too. */
+    g_assert(g_main_context_iteration(NULL, false));
+    g_assert_cmpint(reads, ==, 3);
+
+    aio_set_fd_handler(ctx, fd, false, NULL, NULL, NULL, NULL, NULL);
+    g_assert(!aio_poll(ctx, false));
+    g_assert_cmpint(reads, ==, 3);
+    g_assert_cmpint(aio_compute_timeout(ctx), ==, -1);
+
+    close(fd);
+    unlink(path);
+}
+
 typedef struct {
     PipeData p;
     bool poll_has_work;
@@ -1425,6 +1464,8 @@ int main(int argc, char **argv)
     g_test_add_func("/aio/fd-handler", test_fd_handler);
     g_test_add_func("/aio/fd-handler/delete-in-dispatch",
                     test_fd_handler_delete_in_dispatch);
+    g_test_add_func("/aio/fd-handler/regular-file",
+                    test_fd_handler_regular_file);
     g_test_add_func("/aio/poll-mode", test_poll_mode);
     g_test_add_func("/aio/timer/schedule", test_timer_schedule);
     g_test_add_func("/aio/timer/order", test_timer_order);
