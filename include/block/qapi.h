@@ -1,0 +1,61 @@
+/*
+ * Image information for the tools: what "qemu-img info" and qemu-io's
+ * "info" report about a node, in QEMU 7.2's shape (the QAPI ImageInfo
+ * type) and with its two renderings, JSON (through a QDict) and human.
+ */
+#ifndef BLOCK_QAPI_H
+#define BLOCK_QAPI_H
+
+#include "block/block.h"
+
+/*
+ * QEMU's ImageInfo.  Optional members are absent when their has_* flag is
+ * false or, for strings and pointers, when they are NULL.
+ */
+typedef struct ImageInfo {
+    char *filename;
+    char *format;
+    bool has_dirty_flag;
+    bool dirty_flag;
+    bool has_actual_size;
+    int64_t actual_size;
+    int64_t virtual_size;
+    bool has_cluster_size;
+    int64_t cluster_size;
+    bool has_encrypted;
+    bool encrypted;
+    char *backing_filename;
+    char *full_backing_filename;
+    char *backing_filename_format;
+    ImageInfoSpecific *format_specific;
+} ImageInfo;
+
+void qapi_free_ImageInfo(ImageInfo *info);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ImageInfo, qapi_free_ImageInfo)
+
+/*
+ * Describe bs (a format or protocol node; the backing chain is not
+ * followed).  On failure *p_info stays NULL and errp is set.
+ */
+void bdrv_query_image_info(BlockDriverState *bs, ImageInfo **p_info,
+                           Error **errp);
+
+/*
+ * The QDict that QEMU's QAPI output visitor builds for info: members in
+ * schema order, optional ones only when present.
+ */
+QDict *image_info_to_qdict(const ImageInfo *info);
+/* The same for the format-specific part: {"type": ..., "data": ...}. */
+QDict *image_info_specific_to_qdict(const ImageInfoSpecific *info_spec);
+
+/* "image: ...", "file format: ...", ... on stdout, as qemu-img info. */
+void bdrv_image_info_dump(ImageInfo *info);
+
+/*
+ * The lines under "Format specific information:": info_spec->data walked
+ * in QDict order, four spaces per level, dashes in keys shown as spaces,
+ * list items as "[N]:".  Shared by qemu-img info and qemu-io info.
+ */
+void bdrv_image_info_specific_dump(ImageInfoSpecific *info_spec);
+
+#endif
