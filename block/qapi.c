@@ -141,83 +141,6 @@ QDict *image_info_to_qdict(const ImageInfo *info)
 
 /* ---- Human form ---- */
 
-static void dump_qobject(int indent, QObject *obj);
-
-static bool is_composite(QObject *obj)
-{
-    QType type = qobject_type(obj);
-
-    return type == QTYPE_QDICT || type == QTYPE_QLIST;
-}
-
-/*
- * Print one "label:" line; a scalar follows on the same line, a dict or
- * list on the lines below, one level deeper.
- */
-static void dump_member(int indent, const char *label, QObject *value)
-{
-    bool composite = is_composite(value);
-
-    printf("%*s%s:%c", indent * 4, "", label, composite ? '\n' : ' ');
-    dump_qobject(indent + 1, value);
-    if (!composite) {
-        printf("\n");
-    }
-}
-
-static void dump_qobject(int indent, QObject *obj)
-{
-    switch (qobject_type(obj)) {
-    case QTYPE_QNUM: {
-        g_autofree char *str = qnum_to_string(qobject_to(QNum, obj));
-
-        printf("%s", str);
-        break;
-    }
-    case QTYPE_QSTRING:
-        printf("%s", qstring_get_str(qobject_to(QString, obj)));
-        break;
-    case QTYPE_QBOOL:
-        printf("%s", qbool_get_bool(qobject_to(QBool, obj)) ? "true"
-                                                             : "false");
-        break;
-    case QTYPE_QDICT: {
-        QDict *dict = qobject_to(QDict, obj);
-        const QDictEntry *e;
-
-        for (e = qdict_first(dict); e; e = qdict_next(dict, e)) {
-            g_autofree char *label = g_strdup(qdict_entry_key(e));
-
-            /* QAPI member names use dashes; people read spaces. */
-            g_strdelimit(label, "-", ' ');
-            dump_member(indent, label, qdict_entry_value(e));
-        }
-        break;
-    }
-    case QTYPE_QLIST: {
-        const QListEntry *e;
-        int i = 0;
-
-        for (e = qlist_first(qobject_to(QList, obj)); e; e = qlist_next(e)) {
-            g_autofree char *label = g_strdup_printf("[%d]", i++);
-
-            dump_member(indent, label, qlist_entry_obj(e));
-        }
-        break;
-    }
-    default:
-        /* ImageInfoSpecific data never holds null. */
-        g_assert_not_reached();
-    }
-}
-
-void bdrv_image_info_specific_dump(ImageInfoSpecific *info_spec)
-{
-    if (info_spec->data) {
-        dump_qobject(1, QOBJECT(info_spec->data));
-    }
-}
-
 void bdrv_image_info_dump(ImageInfo *info)
 {
     g_autofree char *size_buf = size_to_str(info->virtual_size);
@@ -257,7 +180,8 @@ void bdrv_image_info_dump(ImageInfo *info)
         }
     }
     if (info->format_specific) {
-        printf("Format specific information:\n");
-        bdrv_image_info_specific_dump(info->format_specific);
+        bdrv_image_info_specific_dump(info->format_specific,
+                                      "Format specific information:\n",
+                                      stdout);
     }
 }

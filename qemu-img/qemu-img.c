@@ -17,8 +17,8 @@
 #include "qemu/json.h"
 #include "qemu/main-loop.h"
 #include "qemu/option.h"
-#include "qemu/trace-opts.h"
 #include "qom/object_interfaces.h"
+#include "trace/control.h"
 #include "block/block_int.h"
 #include "block/block-backend.h"
 #include "block/qapi.h"
@@ -1618,6 +1618,7 @@ int main(int argc, char **argv)
         return 0;
     }
     cmdname = argv[optind];
+    trace_init_file();
     argc -= optind;
     argv += optind;
     /* Restart getopt for the command's own options. */

@@ -52,10 +52,15 @@ QDict *image_info_specific_to_qdict(const ImageInfoSpecific *info_spec);
 void bdrv_image_info_dump(ImageInfo *info);
 
 /*
- * The lines under "Format specific information:": info_spec->data walked
- * in QDict order, four spaces per level, dashes in keys shown as spaces,
- * list items as "[N]:".  Shared by qemu-img info and qemu-io info.
+ * Print the format-specific data of info_spec to f the way QEMU 7.2 does
+ * after "Format specific information:": one "key: value" line per member,
+ * in QDict iteration order, with '-' in keys shown as ' '; the top level
+ * is indented by 4 spaces and each nested dict or list by 4 more; list
+ * items are shown as "[N]:".  Nested composites start on the next line.
+ * prefix, if not NULL, is printed first (e.g. the header line).
+ * (block/qapi-dump.c; shared by qemu-img info and qemu-io info.)
  */
-void bdrv_image_info_specific_dump(ImageInfoSpecific *info_spec);
+void bdrv_image_info_specific_dump(ImageInfoSpecific *info_spec,
+                                   const char *prefix, FILE *f);
 
 #endif

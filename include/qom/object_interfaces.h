@@ -1,21 +1,23 @@
 /*
- * --object for the tools: user-creatable objects given on the command
- * line.  qblock has one type, "secret" (passwords and keys for encrypted
- * images, see crypto/secret.h); its syntax, defaults and messages are
- * QEMU 7.2's.  Other QEMU types are unknown here, as in a QEMU build
- * without them.
+ * User-creatable objects (--object) for the tools.
+ *
+ * QEMU 7.2's tools accept "--object TYPE,id=ID,prop=value,..." (or a JSON
+ * object) and create QOM objects from it.  qblock has no QOM; it knows the
+ * one type its tools need, "secret" (see crypto/secret.h), and rejects
+ * every other type with QEMU's message.
  */
 #ifndef QOM_OBJECT_INTERFACES_H
 #define QOM_OBJECT_INTERFACES_H
 
 /*
- * Create the object described by "type,id=...,prop=value,...": on error
- * print it and exit(1); for "help" print the type list or the type's
- * properties and exit(0).
+ * Create the object described by cmdline.  Errors are reported with
+ * error_report() and end the program with status 1; "help" requests
+ * ("--object help", "--object secret,help") print the list asked for and
+ * end it with status 0, as QEMU's do.
  */
 void user_creatable_process_cmdline(const char *cmdline);
 
-/* Delete every object created so far. */
+/* Delete every object created so far (at exit). */
 void user_creatable_cleanup(void);
 
 #endif

@@ -113,7 +113,7 @@ static void test_image(gconstpointer opaque)
 /* The format-specific part alone, as qemu-io's info prints it. */
 static void dump_specific(ImageInfo *info)
 {
-    bdrv_image_info_specific_dump(info->format_specific);
+    bdrv_image_info_specific_dump(info->format_specific, NULL, stdout);
 }
 
 static void test_specific_only(void)
