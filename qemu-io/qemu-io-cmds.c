@@ -332,6 +332,7 @@ static void print_report(const char *op, struct timespec t, int64_t offset,
 /* Rows of 16 bytes: offset, hex bytes, then letters/digits or '.'. */
 static void dump_buffer(const void *buffer, int64_t offset, int64_t len)
 {
+    static const char hexdigits[] = "0123456789abcdef";
     const uint8_t *p = buffer;
     int64_t i;
 
@@ -341,9 +342,14 @@ static void dump_buffer(const void *buffer, int64_t offset, int64_t len)
         int j;
 
         for (j = 0; j < n; j++) {
-            snprintf(hex + j * 3, 4, "%02x ", p[i + j]);
-            text[j] = g_ascii_isalnum(p[i + j]) ? p[i + j] : '.';
+            uint8_t b = p[i + j];
+
+            hex[j * 3] = hexdigits[b >> 4];
+            hex[j * 3 + 1] = hexdigits[b & 0xf];
+            hex[j * 3 + 2] = ' ';
+            text[j] = g_ascii_isalnum(b) ? b : '.';
         }
+        hex[n * 3] = '\0';
         text[n] = '\0';
         printf("%08" PRIx64 ":  %s %s\n", offset + i, hex, text);
     }
@@ -453,17 +459,11 @@ static void *create_iovec(BlockBackend *blk, QEMUIOVector *qiov,
     return buf;
 }
 
-/* 0 if buf holds len bytes of pattern. */
+/* Does buf hold len bytes of pattern? */
 static bool buffer_has_pattern(const uint8_t *buf, int pattern, size_t len)
 {
-    size_t i;
-
-    for (i = 0; i < len; i++) {
-        if (buf[i] != pattern) {
-            return false;
-        }
-    }
-    return true;
+    /* All bytes equal the first one iff buf equals itself shifted by one */
+    return !len || (buf[0] == pattern && !memcmp(buf, buf + 1, len - 1));
 }
 
 /* For -b and -c: both numbers must be multiples of 512. */
