@@ -862,7 +862,9 @@ static int coroutine_fn vpc_co_block_status(BlockDriverState *bs,
         *pnum = bytes;
         *map = offset;
         *file = bs->file->bs;
-        return BDRV_BLOCK_RAW | BDRV_BLOCK_OFFSET_VALID;
+        /* DATA, and ZERO where the file has holes (as QEMU reports). */
+        return BDRV_BLOCK_DATA | BDRV_BLOCK_OFFSET_VALID |
+               BDRV_BLOCK_RECURSE;
     }
     if (s->disk_type == VHD_DIFFERENCING) {
         return vpc_diff_co_block_status(bs, offset, bytes, pnum, map, file);

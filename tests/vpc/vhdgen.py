@@ -20,6 +20,14 @@ Command line:
   vhdgen.py read IMG OUT.raw      the reference reading of IMG (follows
                                   parents through the locators)
   vhdgen.py corpus DIR            small crafted images for the fuzz corpus
+  vhdgen.py show IMG [PARENT]     the on-disk fields, random ones masked
+  vhdgen.py compare QEMU_IO IMG [OPTS]
+                                  read IMG through qemu-io (-f vpc, extra
+                                  qemu-io OPTS) and compare every byte
+                                  with the reference reading
+  vhdgen.py poke IMG OFF FMT VAL [footer|dyn|both]...
+                                  store VAL (struct FMT, big-endian) at OFF
+                                  and recompute the named checksums
 """
 
 import os
@@ -569,6 +577,146 @@ def corpus(d):
     save('diff-loc-beyond-eof.vhd', bytes(b))
 
 
+def show(path, parent=None):
+    """Print the fields of an image in a stable form for golden files:
+    timestamps, UUIDs and footer checksums (which cover them) are replaced
+    by what can be checked (valid or not, equal to the parent's or not)."""
+    with open(path, 'rb') as f:
+        data = f.read()
+    pdata = None
+    if parent:
+        with open(parent, 'rb') as f:
+            pdata = f.read()
+    print('file length: %d' % len(data))
+
+    def footer_line(buf, where):
+        v = struct.unpack(FOOTER_FMT, buf)
+        ok = 'ok' if checksum(buf, 64) == v[15] else 'BAD'
+        print('footer@%s: cookie %r features 0x%x version 0x%x data_offset '
+              '0x%x app %r creator %d.%d os %r orig_size %d current_size %d '
+              'chs %d/%d/%d type %d checksum %s saved_state %d' %
+              (where, v[0], v[1], v[2], v[3], v[5], v[6], v[7], v[8], v[9],
+               v[10], v[11], v[12], v[13], v[14], ok, v[17]))
+    tail = data[-512:]
+    footer_line(tail, 'end')
+    if data[:8] != COOKIE:
+        return
+    footer_line(data[:512], '0')
+    print('footer copies identical: %s' % ('yes' if data[:512] == tail
+                                            else 'no'))
+    dyn = data[512:1536]
+    v = struct.unpack(DYN_FMT, dyn)
+    ok = 'ok' if checksum(dyn, 36) == v[6] else 'BAD'
+    print('dyn: cookie %r data_offset 0x%x table_offset %d version 0x%x '
+          'entries %d block_size %d checksum %s' %
+          (v[0], v[1], v[2], v[3], v[4], v[5], ok))
+    if data[60:64] == struct.pack('>I', DIFFERENCING) or v[7] != bytes(16):
+        match = 'unknown'
+        if pdata is not None:
+            pf = pdata[:512] if pdata[:8] == COOKIE else pdata[-512:]
+            match = 'matches' if pf[68:84] == v[7] else 'DIFFERS'
+            tmatch = 'matches' if pf[24:28] == struct.pack('>I', v[8]) \
+                else 'DIFFERS'
+            print('parent uuid %s, parent timestamp %s' % (match, tmatch))
+        print('parent name %r' % v[10].decode('utf-16-be').rstrip('\0'))
+        for i in range(8):
+            code, space, length, _, off = struct.unpack(
+                LOC_FMT, v[11][i * 24:i * 24 + 24])
+            if not code:
+                continue
+            raw = data[off:off + length]
+            name = struct.pack('>I', code).decode('latin-1')
+            text = raw.decode('utf-16-le') if name.startswith('W2') \
+                else raw.decode('latin-1')
+            print('locator %d: %s space %d length %d offset %d data %r' %
+                  (i, name, space, length, off, text))
+    bat_off, entries, bs = v[2], v[4], v[5]
+    bat = struct.unpack('>%dI' % entries, data[bat_off:bat_off + 4 * entries])
+    bm_size = ((bs // SECTOR + 7) // 8 + 511) // 512 * 512
+    for i, e in enumerate(bat):
+        if e == BAT_UNUSED:
+            continue
+        bm = data[e * SECTOR:e * SECTOR + bm_size]
+        runs = []
+        s = 0
+        nsec = bs // SECTOR
+        while s < nsec:
+            if bm[s // 8] & (0x80 >> (s % 8)):
+                t = s
+                while t < nsec and bm[t // 8] & (0x80 >> (t % 8)):
+                    t += 1
+                runs.append('%d-%d' % (s, t - 1))
+                s = t
+            else:
+                s += 1
+        print('block %d: sector %d, bitmap set %s' %
+              (i, e, ','.join(runs) if runs else 'none'))
+
+
+def qemu_io_dump(qemu_io, path, size, opts=()):
+    """The guest content of path as qemu-io reads it ('read -v')."""
+    import re
+    import subprocess
+    out = bytearray(size)
+    step = 4 * 1024 * 1024
+    for start in range(0, size, step):
+        n = min(step, size - start)
+        p = subprocess.run([qemu_io, '-f', 'vpc', *opts, '-c',
+                            'read -v %d %d' % (start, n), path],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           check=False)
+        if p.returncode:
+            raise RuntimeError(p.stderr.decode() + p.stdout.decode())
+        for line in p.stdout.decode().splitlines():
+            m = re.match(r'^([0-9a-f]{8}):  ((?:[0-9a-f]{2} ){1,16})', line)
+            if m:
+                off = int(m.group(1), 16)
+                chunk = bytes.fromhex(m.group(2).replace(' ', ''))
+                out[off:off + len(chunk)] = chunk
+    return bytes(out)
+
+
+def compare(qemu_io, path, opts=()):
+    """Exit status 0 if qemu-io reads path as the reference reader does."""
+    ref = VHDReader(path)
+    want = ref.read(0, ref.size)
+    try:
+        got = qemu_io_dump(qemu_io, path, ref.size, opts)
+    except RuntimeError as e:
+        print('qemu-io failed: %s' % e)
+        return 1
+    if got == want:
+        print('%s: %d bytes as the reference reader reads them' %
+              (os.path.basename(path), ref.size))
+        return 0
+    first = next(i for i in range(len(want)) if got[i] != want[i])
+    print('%s: differs from the reference reader at byte %d (0x%02x, '
+          'expected 0x%02x)' % (os.path.basename(path), first, got[first],
+                                want[first]))
+    return 1
+
+
+def poke(path, off, fmt, val, fixes):
+    with open(path, 'rb') as f:
+        b = bytearray(f.read())
+    if fmt.endswith('s'):
+        value = val.encode('latin-1').decode('unicode_escape').encode(
+            'latin-1')
+    else:
+        value = int(val, 0)
+    struct.pack_into('>' + fmt, b, off, value)
+    for fix in fixes:
+        if fix in ('footer', 'both') and b[:8] == COOKIE:
+            struct.pack_into('>I', b, 64, checksum(b[:512], 64))
+        if fix in ('footer', 'both'):
+            t = len(b) - 512
+            struct.pack_into('>I', b, t + 64, checksum(b[t:], 64))
+        if fix in ('dyn', 'both'):
+            struct.pack_into('>I', b, 512 + 36, checksum(b[512:1536], 36))
+    with open(path, 'wb') as f:
+        f.write(b)
+
+
 def main(argv):
     if len(argv) >= 3 and argv[0] == 'foreign':
         foreign(argv[1], argv[2])
@@ -584,6 +732,12 @@ def main(argv):
                 f.write(r.read(off, min(step, r.size - off)))
     elif len(argv) >= 2 and argv[0] == 'corpus':
         corpus(argv[1])
+    elif len(argv) >= 2 and argv[0] == 'show':
+        show(argv[1], argv[2] if len(argv) > 2 else None)
+    elif len(argv) >= 3 and argv[0] == 'compare':
+        return compare(argv[1], argv[2], argv[3:])
+    elif len(argv) >= 5 and argv[0] == 'poke':
+        poke(argv[1], int(argv[2], 0), argv[3], argv[4], argv[5:])
     else:
         sys.stderr.write(__doc__)
         return 2
