@@ -25,6 +25,9 @@ Command line:
                                   read IMG through qemu-io (-f vpc, extra
                                   qemu-io OPTS) and compare every byte
                                   with the reference reading
+  vhdgen.py checkmap QEMU_IMG IMG
+                                  compare qemu-img map --output=json IMG
+                                  with the reference allocation of the chain
   vhdgen.py poke IMG OFF FMT VAL [footer|dyn|both]...
                                   store VAL (struct FMT, big-endian) at OFF
                                   and recompute the named checksums
@@ -696,6 +699,80 @@ def compare(qemu_io, path, opts=()):
     return 1
 
 
+def reference_map(reader):
+    """[(start, length, depth, data, zero)] as qemu-img map should report
+    the chain starting at reader: the first layer that decides a sector
+    (set bit in a differencing image, any block of a dynamic image: data;
+    an unallocated block of a dynamic image: zero)."""
+    layers = []
+    r = reader
+    while r:
+        layers.append(r)
+        r = r.parent
+    runs = []
+    for s in range(reader.size // SECTOR):
+        off = s * SECTOR
+        entry = None
+        for depth, r in enumerate(layers):
+            if off >= r.size:
+                entry = (depth, False, True)
+                break
+            if not r.sparse:
+                entry = (depth, True, False)
+                break
+            idx, inb = divmod(off, r.block_size)
+            e = r.bat[idx]
+            if r.type != DIFFERENCING:
+                entry = (depth, e != BAT_UNUSED, e == BAT_UNUSED)
+                break
+            if e != BAT_UNUSED:
+                bm = r.data[e * SECTOR:e * SECTOR + r.bitmap_size]
+                sec = inb // SECTOR
+                if bm[sec // 8] & (0x80 >> (sec % 8)):
+                    entry = (depth, True, False)
+                    break
+        if entry is None:
+            entry = (len(layers), False, False)
+        if runs and runs[-1][2:] == list(entry):
+            runs[-1][1] += SECTOR
+        else:
+            runs.append([off, SECTOR] + list(entry))
+    return [tuple(x) for x in runs]
+
+
+def checkmap(qemu_img, path):
+    import json
+    import subprocess
+    p = subprocess.run([qemu_img, 'map', '-f', 'vpc', '--output=json', path],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if p.returncode:
+        print('qemu-img map failed: %s' % p.stderr.decode())
+        return 1
+    got = []
+    for e in json.loads(p.stdout.decode()):
+        t = (e['depth'], e['data'], e['zero'])
+        if not e['present']:
+            t = (e['depth'], False, False)
+        if got and got[-1][2:] == list(t) and \
+                got[-1][0] + got[-1][1] == e['start']:
+            got[-1][1] += e['length']
+        else:
+            got.append([e['start'], e['length']] + list(t))
+    want = reference_map(VHDReader(path))
+    got = [tuple(x) for x in got]
+    if got == want:
+        print('%s: qemu-img map agrees with the reference model (%d runs)' %
+              (os.path.basename(path), len(want)))
+        return 0
+    print('%s: qemu-img map differs from the reference model' %
+          os.path.basename(path))
+    for x in want:
+        print('  want start %d length %d depth %d data %s zero %s' % x)
+    for x in got:
+        print('  got  start %d length %d depth %d data %s zero %s' % x)
+    return 1
+
+
 def poke(path, off, fmt, val, fixes):
     with open(path, 'rb') as f:
         b = bytearray(f.read())
@@ -736,6 +813,8 @@ def main(argv):
         show(argv[1], argv[2] if len(argv) > 2 else None)
     elif len(argv) >= 3 and argv[0] == 'compare':
         return compare(argv[1], argv[2], argv[3:])
+    elif len(argv) >= 3 and argv[0] == 'checkmap':
+        return checkmap(argv[1], argv[2])
     elif len(argv) >= 5 and argv[0] == 'poke':
         poke(argv[1], int(argv[2], 0), argv[3], argv[4], argv[5:])
     else:
