@@ -1153,6 +1153,11 @@ static int coroutine_fn vpc_co_create_opts(BlockDriver *drv,
     }
 
     if (backing_file) {
+        if (!p.disk_type) {
+            error_setg(errp, "Parameter 'subformat' does not accept value "
+                       "'%s'", subformat);
+            return -EINVAL;
+        }
         if (p.disk_type == VHD_FIXED) {
             error_setg(errp, "Backing files are only supported with "
                        "subformat=dynamic");
