@@ -16,7 +16,8 @@ Python standard library only; run it with /usr/bin/python3.
 
 Command line:
   vhdgen.py foreign KIND OUT      foreign-style dynamic/fixed images
-  vhdgen.py diff LOCATOR DIR      a parent/child pair with one locator kind
+  vhdgen.py diff LOCATOR DIR [sectors|bytes] [end] [aligned]
+                                  a parent/child pair with one locator kind
   vhdgen.py read IMG OUT.raw      the reference reading of IMG (follows
                                   parents through the locators)
   vhdgen.py corpus DIR            small crafted images for the fuzz corpus
@@ -502,9 +503,12 @@ def foreign(kind, out):
     img.save(out)
 
 
-def diff_pair(code, d, data_space='sectors', locators_at_end=False):
+def diff_pair(code, d, data_space='sectors', locators_at_end=False,
+              aligned=False):
     """parent.vhd (dynamic, data 0x11 in the first 4 MiB) and child.vhd
-    naming it through a locator of kind code."""
+    naming it through a locator of kind code.  aligned: only runs of whole
+    bitmap bytes (8 sectors), which libvhdi 20210425 needs to read a
+    partial bitmap correctly."""
     os.makedirs(d, exist_ok=True)
     size = 16 * 1024 * 1024
     parent = Image(size, app=b'win ')
@@ -526,9 +530,13 @@ def diff_pair(code, d, data_space='sectors', locators_at_end=False):
     child.locators_at_end = locators_at_end
     # Partial overwrites: sector runs set, the rest from the parent.
     child.write(4096, b'\x22' * 8192)
-    child.write(1024 * 1024 - 512, b'\x33' * 1024)
     child.write(3 * 1024 * 1024, pattern(7, 512 * 1024))
-    child.write(12 * 1024 * 1024 + 512, b'\x44' * 512)
+    if aligned:
+        child.write(1024 * 1024 - 4096, b'\x33' * 8192)
+        child.write(12 * 1024 * 1024 + 4096, b'\x44' * 4096)
+    else:
+        child.write(1024 * 1024 - 512, b'\x33' * 1024)
+        child.write(12 * 1024 * 1024 + 512, b'\x44' * 512)
     # An allocated block with no bit set reads the parent.
     child.allocate(5)
     child.save(os.path.join(d, 'child.vhd'))
@@ -844,7 +852,8 @@ def main(argv):
     elif len(argv) >= 3 and argv[0] == 'diff':
         diff_pair(argv[1], argv[2],
                   data_space=argv[3] if len(argv) > 3 else 'sectors',
-                  locators_at_end=len(argv) > 4 and argv[4] == 'end')
+                  locators_at_end='end' in argv[4:],
+                  aligned='aligned' in argv[4:])
     elif len(argv) >= 3 and argv[0] == 'read':
         r = VHDReader(argv[1])
         with open(argv[2], 'wb') as f:
