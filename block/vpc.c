@@ -429,6 +429,8 @@ static int vpc_load_bat(BlockDriverState *bs, int64_t file_length,
         free_offset = MAX(free_offset, end);
     }
     s->host_free_offset = free_offset;
+    s->host_ready_end = free_offset;
+    s->host_footer_offset = free_offset;
     return 0;
 
 truncated:
@@ -597,21 +599,6 @@ fail:
     return ret;
 }
 
-static void vpc_close(BlockDriverState *bs)
-{
-    BDRVVPCState *s = bs->opaque;
-
-    vpc_diff_close(bs);
-    g_free(s->bat);
-    g_free(s->bitmap_full);
-}
-
-static int vpc_reopen_prepare(BDRVReopenState *state,
-                              BlockReopenQueue *queue, Error **errp)
-{
-    return 0;
-}
-
 static void vpc_refresh_limits(BlockDriverState *bs, Error **errp)
 {
     BDRVVPCState *s = bs->opaque;
@@ -705,6 +692,52 @@ static int coroutine_fn vpc_co_preadv_part(BlockDriverState *bs,
     return ret;
 }
 
+/*
+ * Make room for at least one block at host_free_offset: reserve space for
+ * up to VPC_RESERVE_BYTES of blocks (never more than the BAT can still
+ * use) by moving the footer behind it, zero what the old file had there,
+ * and flush, so that the new file size is stable before a BAT entry can
+ * point into it.  Called with s->allocating set and s->lock dropped.
+ */
+static int coroutine_fn vpc_co_reserve(BlockDriverState *bs)
+{
+    BDRVVPCState *s = bs->opaque;
+    int64_t span = (int64_t)s->bitmap_size + s->block_size;
+    int64_t n = MAX(VPC_RESERVE_BYTES / span, 1);
+    int64_t unused = 0, file_len, end, stale_end;
+    int ret;
+
+    for (uint32_t i = 0; i < s->max_table_entries && unused < n; i++) {
+        unused += s->bat[i] == VHD_BAT_UNUSED;
+    }
+    end = s->host_free_offset + MAX(MIN(n, unused), 1) * span;
+
+    file_len = bdrv_getlength(bs->file->bs);
+    if (file_len < 0) {
+        return file_len;
+    }
+    ret = bdrv_co_pwrite(bs->file, end, VHD_FOOTER_SIZE, s->footer_buf, 0);
+    if (ret < 0) {
+        return ret;
+    }
+    /* Old contents (usually the footer) must not pass for a bitmap. */
+    stale_end = MIN(file_len, end);
+    if (stale_end > s->host_free_offset) {
+        ret = bdrv_co_pwrite_zeroes(bs->file, s->host_free_offset,
+                                    stale_end - s->host_free_offset, 0);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    ret = bdrv_co_flush(bs->file->bs);
+    if (ret < 0) {
+        return ret;
+    }
+    s->host_ready_end = end;
+    s->host_footer_offset = end;
+    return 0;
+}
+
 int coroutine_fn vpc_co_alloc_block(BlockDriverState *bs, uint32_t index,
                                     bool zero_bitmap)
 {
@@ -712,7 +745,7 @@ int coroutine_fn vpc_co_alloc_block(BlockDriverState *bs, uint32_t index,
     g_autofree uint8_t *bitmap = NULL;
     int64_t host, host_end;
     uint32_t bat_entry;
-    int ret;
+    int ret = 0;
 
     while (s->allocating) {
         qemu_co_queue_wait(&s->alloc_queue, &s->lock);
@@ -731,19 +764,19 @@ int coroutine_fn vpc_co_alloc_block(BlockDriverState *bs, uint32_t index,
     s->allocating = true;
     qemu_co_mutex_unlock(&s->lock);
 
-    bitmap = g_malloc(s->bitmap_size + 1);
-    memset(bitmap, zero_bitmap ? 0 : 0xff, s->bitmap_size);
     /*
-     * The footer moves behind the new block first, then the bitmap
-     * replaces the old footer, so the file always ends in a footer.
+     * Only the file size needs a flush before the BAT entry: the bitmap
+     * of a block in reserved space reads as zeroes until written, which
+     * is a correct (empty) bitmap.  QEMU flushes after each of the three
+     * writes instead.
      */
-    ret = bdrv_co_pwrite(bs->file, host_end, VHD_FOOTER_SIZE, s->footer_buf,
-                         0);
-    if (ret >= 0 && s->bitmap_size) {
-        ret = bdrv_co_pwrite(bs->file, host, s->bitmap_size, bitmap, 0);
+    if (host_end > s->host_ready_end) {
+        ret = vpc_co_reserve(bs);
     }
-    if (ret >= 0) {
-        ret = bdrv_co_flush(bs->file->bs);
+    if (ret >= 0 && s->bitmap_size) {
+        bitmap = g_malloc(s->bitmap_size);
+        memset(bitmap, zero_bitmap ? 0 : 0xff, s->bitmap_size);
+        ret = bdrv_co_pwrite(bs->file, host, s->bitmap_size, bitmap, 0);
     }
     if (ret >= 0) {
         bat_entry = cpu_to_be32(host / BDRV_SECTOR_SIZE);
@@ -764,6 +797,52 @@ int coroutine_fn vpc_co_alloc_block(BlockDriverState *bs, uint32_t index,
     s->allocating = false;
     qemu_co_queue_restart_all(&s->alloc_queue);
     return ret < 0 ? ret : 0;
+}
+
+/*
+ * Give the file QEMU's layout again (the footer right after the last
+ * block) when space was reserved beyond it.  Failure leaves a valid
+ * image, only longer.
+ */
+static void vpc_trim(BlockDriverState *bs)
+{
+    BDRVVPCState *s = bs->opaque;
+
+    if (s->host_footer_offset <= s->host_free_offset ||
+        !(bs->open_flags & BDRV_O_RDWR)) {
+        return;
+    }
+    if (bdrv_pwrite(bs->file, s->host_free_offset, VHD_FOOTER_SIZE,
+                    s->footer_buf, 0) < 0 ||
+        bdrv_flush(bs->file->bs) < 0 ||
+        bdrv_truncate(bs->file, s->host_free_offset + VHD_FOOTER_SIZE, true,
+                      PREALLOC_MODE_OFF, 0, NULL) < 0) {
+        return;
+    }
+    s->host_footer_offset = s->host_free_offset;
+    s->host_ready_end = s->host_free_offset;
+}
+
+static void vpc_close(BlockDriverState *bs)
+{
+    BDRVVPCState *s = bs->opaque;
+
+    if (s->bat) {
+        vpc_trim(bs);
+    }
+    vpc_diff_close(bs);
+    g_free(s->bat);
+    g_free(s->bitmap_full);
+}
+
+static int vpc_reopen_prepare(BDRVReopenState *state,
+                              BlockReopenQueue *queue, Error **errp)
+{
+    /* Still writable here: leave the file as QEMU lays it out. */
+    if (!(state->flags & BDRV_O_RDWR)) {
+        vpc_trim(state->bs);
+    }
+    return 0;
 }
 
 /*

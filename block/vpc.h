@@ -112,6 +112,12 @@ enum {
 /* Largest virtual size QEMU accepts: 2040 GiB. */
 #define VHD_MAX_SECTORS         0xff000000LL
 
+/*
+ * Space reserved at a time for new blocks, with one flush (the footer
+ * moves behind it; closing the image gives it back).
+ */
+#define VPC_RESERVE_BYTES       (128 * 1024 * 1024)
+
 /* Block size of images we create. */
 #define VHD_DEFAULT_BLOCK_SIZE  (2 * 1024 * 1024)
 
@@ -156,6 +162,15 @@ typedef struct BDRVVPCState {
     uint32_t bitmap_size;           /* bitmap bytes before each block */
     /* Where the next block goes: after every block and all metadata. */
     int64_t host_free_offset;
+    /*
+     * [host_free_offset, host_ready_end) lies inside the file, its size
+     * is stable on disk and it reads as zeroes: blocks placed there need
+     * no flush before their BAT entry (see vpc_co_alloc_block).  The
+     * footer sits at host_footer_offset, host_ready_end or, when nothing
+     * was reserved, host_free_offset.
+     */
+    int64_t host_ready_end;
+    int64_t host_footer_offset;
     /* End of the header, BAT and locators: blocks may not start before. */
     int64_t host_meta_end;
 

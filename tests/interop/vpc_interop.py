@@ -17,6 +17,9 @@
 #   diff-gen   differencing images built from the spec, one per locator
 #              kind, read through us as the reference reader and pyvhdi
 #              read them
+#   killed     an image whose writer was killed (space reserved behind the
+#              last block, see docs/vpc.rst) still reads correctly through
+#              QEMU and us; the next clean close gives QEMU's layout back
 #
 # Needs /usr/bin/qemu-io, /usr/bin/qemu-img, vhdiinfo and the pyvhdi module
 # of Debian's /usr/bin/python3; a missing one is a failure, not a skip.
@@ -392,9 +395,35 @@ def test_diff_generated(a, wd):
           (2 * len(cases)))
 
 
+def test_killed(a, wd):
+    img = os.path.join(wd, 'k.vhd')
+    ref = os.path.join(wd, 'k-ref.vhd')
+    for path, io in ((img, a.ours_io), (ref, REF_IO)):
+        run([REF_IMG, 'create', '-q', '-f', 'vpc', path, '64M'])
+        out, err, rc = run([io, '-f', 'vpc', '-c', 'write -P 0x11 0 3M',
+                            '-c', 'write -P 0x22 10M 64k', '-c',
+                            'write -P 0x33 30M 1M', '-c', 'sigraise 9', path],
+                           check=False)
+        if rc != -9:
+            raise Failure('killed: qemu-io exit %d\n%s%s' % (rc, out, err))
+    if os.path.getsize(img) <= os.path.getsize(ref):
+        raise Failure('killed: no space reserved behind the last block')
+    size = info_json(REF_IMG, ref)['virtual-size']
+    want = dump(REF_IO, ref, size)
+    check_content(REF_IO, img, want, 'killed (read by QEMU)')
+    check_content(a.ours_io, img, want, 'killed (read by us)')
+    # The next writer allocates behind the last block, then closes.
+    for path, io in ((img, a.ours_io), (ref, REF_IO)):
+        run([io, '-f', 'vpc', '-c', 'write -P 0x44 40M 64k', path])
+    same_file(ref, img, 'killed, then written and closed')
+    print('killed: readable by QEMU and us after SIGKILL; QEMU\'s layout '
+          'after the next close')
+
+
 TESTS = [('create', test_create), ('qemu-made', test_qemu_made),
          ('foreign', test_foreign), ('sequences', test_sequences),
-         ('diff-ours', test_diff_ours), ('diff-gen', test_diff_generated)]
+         ('diff-ours', test_diff_ours), ('diff-gen', test_diff_generated),
+         ('killed', test_killed)]
 
 
 def main():

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+#
+# scripts/fuzz.sh BUILD_DIR SECONDS [TARGET...]
+#
+# Run the libFuzzer targets of a -Dfuzzing=true build (default: all of
+# them) for SECONDS each, starting from the checked-in corpus
+# tests/fuzz/corpus-<fmt>.  New inputs go to BUILD_DIR/fuzz/corpus-<fmt>,
+# crashes to BUILD_DIR/fuzz/artifacts/ (the exit status is then non-zero).
+#
+#   CC=clang meson setup build-fuzz -Dfuzzing=true
+#   ninja -C build-fuzz && scripts/fuzz.sh build-fuzz 60
+set -u
+
+if [ $# -lt 2 ]; then
+    echo "usage: $0 BUILD_DIR SECONDS [TARGET...]" >&2
+    exit 2
+fi
+build=$(cd "$1" && pwd)
+seconds=$2
+shift 2
+src=$(cd "$(dirname "$0")/.." && pwd)
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+    for t in "$build"/tests/fuzz/fuzz-*; do
+        [ -f "$t" ] && [ -x "$t" ] && targets+=("$(basename "$t")")
+    done
+fi
+if [ ${#targets[@]} -eq 0 ]; then
+    echo "$0: no fuzz targets in $build (configure with -Dfuzzing=true)" >&2
+    exit 1
+fi
+
+rc=0
+for t in "${targets[@]}"; do
+    fmt=${t#fuzz-}
+    corpus=$build/fuzz/corpus-$fmt
+    artifacts=$build/fuzz/artifacts/$t/
+    mkdir -p "$corpus" "$artifacts"
+    echo "== $t: ${seconds}s"
+    ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        "$build/tests/fuzz/$t" -max_total_time="$seconds" -timeout=10 \
+            -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
+            -artifact_prefix="$artifacts" \
+            "$corpus" "$src/tests/fuzz/corpus-$fmt" || rc=1
+done
+exit $rc
