@@ -381,7 +381,8 @@ static int vpc_load_bat(BlockDriverState *bs, int64_t file_length,
     int64_t free_offset;
     int ret;
 
-    if (bat_size > BDRV_REQUEST_MAX_BYTES) {
+    if (bat_size > BDRV_REQUEST_MAX_BYTES ||
+        s->host_bat_offset > BDRV_MAX_LENGTH - bat_size) {
         /* QEMU fails the read; say what it says, without the allocation. */
         error_setg(errp, "Error reading pagetable");
         return -EIO;
