@@ -71,13 +71,20 @@ static QDict *keyval_parse(const char *params, bool *help, Error **errp)
         char *value;
 
         if (first && s[len] != '=') {
-            s = get_opt_value(s, &value);
+            /* QEMU: an implied value ends at the first ',' (no ",,") */
+            value = g_strndup(s, len);
+            s += len;
             qdict_put_str(args, "qom-type", value);
             g_free(value);
         } else if (s[len] != '=') {
             key = g_strndup(s, len);
             if (!is_help_option(key)) {
-                error_setg(errp, "Expected '=' after parameter '%s'", key);
+                if (!keyval_key_valid(key, len)) {
+                    error_setg(errp, "Invalid parameter '%s'", key);
+                } else {
+                    error_setg(errp, "Expected '=' after parameter '%s'",
+                               key);
+                }
                 return NULL;
             }
             *help = true;
@@ -150,7 +157,8 @@ static const char *member_str(QDict *args, const char *name, bool required,
 {
     QObject *obj = qdict_get(args, name);
 
-    if (!obj) {
+    /* "name.x=..." made a dict: QEMU skips it and reports it as left over */
+    if (!obj || qobject_type(obj) == QTYPE_QDICT) {
         if (required) {
             error_setg(errp, "Parameter '%s' is missing", name);
         }
@@ -171,7 +179,8 @@ static bool base64_valid(const char *s, size_t len)
 }
 
 /* The secret's bytes from data or file, decoded as format says. */
-static Secret *secret_load(const char *data, const char *file,
+static Secret *secret_load(const char *id, const char *data,
+                           const char *file,
                            const char *format, const char *keyid,
                            const char *iv, Error **errp)
 {
@@ -202,6 +211,11 @@ static Secret *secret_load(const char *data, const char *file,
         g_autofree uint8_t *key = NULL;
         size_t keylen;
 
+        /* QEMU registers the object first: it finds itself, empty */
+        if (!strcmp(keyid, id)) {
+            error_setg(errp, "Secret with id '%s' has no data", id);
+            return NULL;
+        }
         if (qcrypto_secret_lookup(keyid, &key, &keylen, errp) < 0) {
             return NULL;
         }
@@ -310,6 +324,11 @@ static bool object_add(QDict *args, bool help, Error **errp)
                        qdict_entry_key(e));
             return false;
         }
+        if (qobject_type(qdict_entry_value(e)) == QTYPE_QDICT) {
+            error_setg(errp, "Parameters '%s.*' are unexpected",
+                       qdict_entry_key(e));
+            return false;
+        }
     }
 
     if (secrets && g_hash_table_contains(secrets, id)) {
@@ -317,7 +336,7 @@ static bool object_add(QDict *args, bool help, Error **errp)
                    "(type 'container')", id);
         return false;
     }
-    s = secret_load(data, file, format, keyid, iv, errp);
+    s = secret_load(id, data, file, format, keyid, iv, errp);
     if (!s) {
         return false;
     }
