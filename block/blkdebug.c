@@ -1205,9 +1205,12 @@ static int blkdebug_debug_remove_breakpoint(BlockDriverState *bs,
             }
         }
     }
-    if (resume_req_by_tag(s, tag, true) == 0) {
-        ret = 0;
-    }
+    /*
+     * Resuming "all" always ends in a search that finds nothing, so, as in
+     * QEMU 7.2 (and visible to qemu-io scripts), only a removed rule makes
+     * this succeed.
+     */
+    resume_req_by_tag(s, tag, true);
     qemu_mutex_unlock(&s->lock);
     return ret;
 }

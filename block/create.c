@@ -258,7 +258,7 @@ int coroutine_fn bdrv_co_create_opts_simple(BlockDriver *drv,
 
 out:
     blk_unref(blk);
-    return ret < 0 ? ret : 0;
+    return ret;
 }
 
 /* ---- qemu-img create ---- */

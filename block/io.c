@@ -1186,11 +1186,13 @@ static int coroutine_fn do_zero_pwritev(BdrvChild *child, int64_t offset,
 
     pad.buf = NULL;
     if (padding_init(bs, offset, bytes, &pad)) {
+        /* Only the bounce buffer is used; padding_destroy() frees it. */
+        qemu_iovec_init_buf(&pad.local_qiov, NULL, 0);
         if (flags & BDRV_REQ_NO_WAIT) {
+            /* The read-modify-write cycle has to wait: can't promise not to */
             ret = -EINVAL;
             goto out;
         }
-        qemu_iovec_init_buf(&pad.local_qiov, NULL, 0);
         bdrv_make_request_serialising(req, align);
         ret = rmw_read_padding(child, req, &pad, true);
         if (ret < 0) {

@@ -438,14 +438,20 @@ static int raw_reopen_prepare(BDRVReopenState *state,
     bool has_size;
     int ret;
 
-    new_s = g_new0(BDRVRawState, 1);
-    state->opaque = new_s;
-
     ret = raw_read_options(state->options, &offset, &has_size, &size, errp);
     if (ret < 0) {
         return ret;
     }
-    return raw_apply_options(state->bs, new_s, offset, has_size, size, errp);
+
+    /* A failed prepare gets no abort: stage only once all is checked. */
+    new_s = g_new0(BDRVRawState, 1);
+    ret = raw_apply_options(state->bs, new_s, offset, has_size, size, errp);
+    if (ret < 0) {
+        g_free(new_s);
+        return ret;
+    }
+    state->opaque = new_s;
+    return 0;
 }
 
 static void raw_reopen_commit(BDRVReopenState *state)

@@ -56,6 +56,8 @@ struct AioContext {
     gpointer epoll_tag;         /* epollfd's GSource poll tag */
     /* > 0: external handlers are out of the epoll set and not dispatched. */
     int external_disable_cnt;
+    /* Handlers of fds that epoll cannot watch; they run at every poll. */
+    unsigned always_ready;
 
     /* Scheduled BHs not yet taken by aio_bh_poll(). */
     BHList bh_list;
@@ -98,6 +100,8 @@ void aio_dispatch(AioContext *ctx);
 /* Is the epoll set readable according to the last g_main poll? */
 bool aio_gsource_fds_ready(AioContext *ctx);
 bool aio_fds_pending(AioContext *ctx);
+/* Are handlers of fds that epoll cannot watch (regular files) enabled? */
+bool aio_always_ready_pending(AioContext *ctx);
 
 /* async.c */
 bool aio_bh_poll(AioContext *ctx);

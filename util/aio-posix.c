@@ -18,6 +18,8 @@ struct AioHandler {
     bool deleted;
     /* Home thread only: io_poll found work during this aio_poll(). */
     bool poll_ready;
+    /* Not pollable by epoll (a regular file): always ready. */
+    bool always_ready;
     IOHandler *io_read;
     IOHandler *io_write;
     AioPollFn *io_poll;
@@ -64,13 +66,20 @@ void aio_context_destroy(AioContext *ctx)
     qemu_mutex_destroy(&ctx->list_lock);
 }
 
+/*
+ * epoll refuses regular files (EPERM), which poll() would report as always
+ * ready.  Their handlers stay out of the epoll set and run at every
+ * iteration instead; ctx->always_ready counts them.
+ */
+
 /* Is node (possibly NULL) meant to be in the epoll set right now? */
 static bool aio_node_in_epoll(AioContext *ctx, AioHandler *node)
 {
-    return node && !(node->is_external && ctx->external_disable_cnt);
+    return node && !node->always_ready &&
+           !(node->is_external && ctx->external_disable_cnt);
 }
 
-static void aio_epoll_ctl(AioContext *ctx, int op, int fd, AioHandler *node)
+static int aio_epoll_ctl(AioContext *ctx, int op, int fd, AioHandler *node)
 {
     struct epoll_event event = { 0 };
 
@@ -83,11 +92,43 @@ static void aio_epoll_ctl(AioContext *ctx, int op, int fd, AioHandler *node)
         }
         event.data.ptr = node;
     }
-    if (epoll_ctl(ctx->epollfd, op, fd, &event) < 0) {
-        /* A bad fd is the caller's bug; do not let it go unnoticed. */
-        fprintf(stderr, "aio: epoll_ctl(%d) on fd %d failed: %s\n", op, fd,
-                strerror(errno));
-        abort();
+    return epoll_ctl(ctx->epollfd, op, fd, &event) < 0 ? -errno : 0;
+}
+
+static void G_NORETURN_FN aio_epoll_fail(int op, int fd, int err)
+{
+    /* A bad fd is the caller's bug; do not let it go unnoticed. */
+    fprintf(stderr, "aio: epoll_ctl(%d) on fd %d failed: %s\n", op, fd,
+            strerror(-err));
+    abort();
+}
+
+/* Called with list_lock held. */
+static void aio_epoll_add(AioContext *ctx, AioHandler *node, bool replace)
+{
+    int ret = aio_epoll_ctl(ctx, replace ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
+                            node->fd, node);
+
+    /* The registration vanishes when its fd is closed and reused. */
+    if (ret == -ENOENT) {
+        ret = aio_epoll_ctl(ctx, EPOLL_CTL_ADD, node->fd, node);
+    }
+    if (ret == -EPERM) {
+        node->always_ready = true;
+        qatomic_inc(&ctx->always_ready);
+    } else if (ret < 0) {
+        aio_epoll_fail(EPOLL_CTL_ADD, node->fd, ret);
+    }
+}
+
+/* Called with list_lock held. */
+static void aio_epoll_del(AioContext *ctx, int fd)
+{
+    int ret = aio_epoll_ctl(ctx, EPOLL_CTL_DEL, fd, NULL);
+
+    /* Closing the fd already removed it. */
+    if (ret < 0 && ret != -EBADF && ret != -ENOENT) {
+        aio_epoll_fail(EPOLL_CTL_DEL, fd, ret);
     }
 }
 
@@ -96,13 +137,14 @@ static void aio_epoll_update(AioContext *ctx, int fd, AioHandler *old_node,
                              AioHandler *new_node)
 {
     bool was_in = aio_node_in_epoll(ctx, old_node);
-    bool is_in = aio_node_in_epoll(ctx, new_node);
 
-    if (is_in) {
-        aio_epoll_ctl(ctx, was_in ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd,
-                      new_node);
+    if (old_node && old_node->always_ready) {
+        qatomic_dec(&ctx->always_ready);
+    }
+    if (aio_node_in_epoll(ctx, new_node)) {
+        aio_epoll_add(ctx, new_node, was_in);
     } else if (was_in) {
-        aio_epoll_ctl(ctx, EPOLL_CTL_DEL, fd, NULL);
+        aio_epoll_del(ctx, fd);
     }
 }
 
@@ -126,7 +168,7 @@ static void aio_free_deleted_handlers(AioContext *ctx)
 /* Called with list_lock held: node leaves the list now or after the walk. */
 static void aio_retire_handler(AioContext *ctx, AioHandler *node)
 {
-    node->deleted = true;
+    qatomic_set(&node->deleted, true);
     if (ctx->walkers) {
         ctx->deleted_handlers = true;
     } else {
@@ -246,8 +288,8 @@ void aio_disable_external(AioContext *ctx)
     if (ctx->external_disable_cnt == 0) {
         /* Out of the epoll set, so that a blocking poll ignores them. */
         QLIST_FOREACH(node, &ctx->handlers, node) {
-            if (node->is_external && !node->deleted) {
-                aio_epoll_ctl(ctx, EPOLL_CTL_DEL, node->fd, NULL);
+            if (node->is_external && !node->deleted && !node->always_ready) {
+                aio_epoll_del(ctx, node->fd);
             }
         }
     }
@@ -264,8 +306,8 @@ void aio_enable_external(AioContext *ctx)
     qatomic_set(&ctx->external_disable_cnt, ctx->external_disable_cnt - 1);
     if (ctx->external_disable_cnt == 0) {
         QLIST_FOREACH(node, &ctx->handlers, node) {
-            if (node->is_external && !node->deleted) {
-                aio_epoll_ctl(ctx, EPOLL_CTL_ADD, node->fd, node);
+            if (node->is_external && !node->deleted && !node->always_ready) {
+                aio_epoll_add(ctx, node, false);
             }
         }
     }
@@ -284,7 +326,7 @@ bool aio_external_disabled(AioContext *ctx)
 
 static bool aio_node_enabled(AioContext *ctx, AioHandler *node)
 {
-    return !node->deleted &&
+    return !qatomic_read(&node->deleted) &&
            !(node->is_external && qatomic_read(&ctx->external_disable_cnt));
 }
 
@@ -362,6 +404,45 @@ static bool aio_dispatch_events(AioContext *ctx, struct epoll_event *events,
     for (i = 0; i < n; i++) {
         progress |= aio_dispatch_handler(ctx, events[i].data.ptr,
                                          events[i].events);
+    }
+    return progress;
+}
+
+/* Is an enabled handler of a regular file waiting to run? */
+bool aio_always_ready_pending(AioContext *ctx)
+{
+    AioHandler *node;
+    bool pending = false;
+
+    if (!qatomic_read(&ctx->always_ready)) {
+        return false;
+    }
+    aio_walk_begin(ctx);
+    for (node = qatomic_load_acquire(&ctx->handlers.lh_first); node;
+         node = qatomic_read(&node->node.le_next)) {
+        if (node->always_ready && aio_node_enabled(ctx, node)) {
+            pending = true;
+            break;
+        }
+    }
+    aio_walk_end(ctx);
+    return pending;
+}
+
+/* Called between walk_begin and walk_end. */
+static bool aio_dispatch_always_ready(AioContext *ctx)
+{
+    AioHandler *node;
+    bool progress = false;
+
+    if (!qatomic_read(&ctx->always_ready)) {
+        return false;
+    }
+    for (node = qatomic_load_acquire(&ctx->handlers.lh_first); node;
+         node = qatomic_read(&node->node.le_next)) {
+        if (node->always_ready) {
+            progress |= aio_dispatch_handler(ctx, node, EPOLLIN | EPOLLOUT);
+        }
     }
     return progress;
 }
@@ -506,6 +587,7 @@ bool aio_poll(AioContext *ctx, bool blocking)
 
     progress |= aio_bh_poll(ctx);
     progress |= aio_dispatch_events(ctx, events, n);
+    progress |= aio_dispatch_always_ready(ctx);
     progress |= aio_dispatch_poll_ready(ctx);
 
     aio_walk_end(ctx);
@@ -523,13 +605,15 @@ void aio_dispatch(AioContext *ctx)
     aio_bh_poll(ctx);
     n = aio_epoll_wait(ctx, events, 0);
     aio_dispatch_events(ctx, events, n);
+    aio_dispatch_always_ready(ctx);
     aio_walk_end(ctx);
     aio_timers_run(ctx);
 }
 
 bool aio_gsource_fds_ready(AioContext *ctx)
 {
-    return g_source_query_unix_fd(&ctx->source, ctx->epoll_tag) & G_IO_IN;
+    return (g_source_query_unix_fd(&ctx->source, ctx->epoll_tag) & G_IO_IN) ||
+           aio_always_ready_pending(ctx);
 }
 
 bool aio_fds_pending(AioContext *ctx)
@@ -548,5 +632,5 @@ bool aio_fds_pending(AioContext *ctx)
         }
     }
     aio_walk_end(ctx);
-    return pending;
+    return pending || aio_always_ready_pending(ctx);
 }

@@ -180,7 +180,7 @@ int64_t aio_compute_timeout(AioContext *ctx)
     int64_t deadline;
     bool idle;
 
-    if (aio_bh_scheduled(ctx, &idle)) {
+    if (aio_bh_scheduled(ctx, &idle) || aio_always_ready_pending(ctx)) {
         return 0;
     }
     deadline = aio_timers_deadline_ns(ctx);
@@ -260,7 +260,16 @@ static gboolean aio_ctx_prepare(GSource *source, gint *timeout)
         /* Round up: waking before the deadline would only spin. */
         *timeout = MIN(DIV_ROUND_UP(ns, SCALE_MS), (int64_t)INT_MAX);
     }
-    return *timeout == 0;
+    if (*timeout == 0) {
+        /*
+         * Ready: glib will not block, and skips our check(), which would
+         * otherwise clear the flag.
+         */
+        qatomic_store_release(&ctx->notify_me,
+                              qatomic_read(&ctx->notify_me) & ~1u);
+        return true;
+    }
+    return false;
 }
 
 static gboolean aio_ctx_check(GSource *source)

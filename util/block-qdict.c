@@ -326,8 +326,9 @@ QObject *qdict_crumple(const QDict *src, Error **errp)
         if (!suffix) {
             /*
              * An empty dict value may still gain members from later keys
-             * ({"a": {}, "a.b": 1} gives {"a": {"b": 1}}, as in QEMU);
-             * take a fresh one so src's stays untouched.
+             * ({"d": {}, "d.b": 1} gives {"d": {"b": 1}}, as in QEMU).
+             * QEMU adds them to src's own empty dict; we take a fresh one
+             * so that src stays untouched.
              */
             qdict_put_obj(two_level, prefix, qobject_to(QDict, value)
                           ? QOBJECT(qdict_new()) : qobject_ref(value));

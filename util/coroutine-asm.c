@@ -9,6 +9,11 @@
  * instructions and no system call.  Floating-point control registers
  * (MXCSR, x87 control word, FPCR) are not switched: the block layer never
  * changes them.
+ *
+ * Without AddressSanitizer, qemu_coroutine_switch() itself is assembly: it
+ * records the incoming coroutine as the thread's current one and falls
+ * into qemu_co_swap.  With ASan a C version wraps qemu_co_swap with the
+ * fiber annotations.
  */
 #include "qemu/osdep.h"
 
@@ -16,10 +21,23 @@
 #include "qemu/coroutine_int.h"
 
 typedef struct {
-    Coroutine base;
     void *sp;                   /* saved stack pointer while switched out */
+    Coroutine base;             /* the assembly finds sp just before base */
     CoroutineStack stack;
 } CoroutineAsm;
+
+QEMU_BUILD_BUG_ON(offsetof(CoroutineAsm, base) != sizeof(void *));
+
+/*
+ * The running coroutine of this thread, and the pseudo-coroutine standing
+ * for the thread's own stack.  Only functions that do not span a switch
+ * touch them directly: code that runs after a switch may be in another
+ * thread and must not reuse a thread-local address computed before it.
+ * The assembly refers to `current` by its fixed symbol name.
+ */
+static __thread Coroutine *current __asm__("qemu_co_current")
+    __attribute__((used));
+static __thread CoroutineAsm leader;
 
 /*
  * qemu_co_swap(save_sp, new_sp, value): save the callee-saved registers and
@@ -44,9 +62,27 @@ enum {
 #define FRAME_ARG FRAME_R12
 #define FRAME_FUNC FRAME_R13
 
+#ifdef CONFIG_ASAN
+#define SWITCH_ENTRY ""
+#else
+#define SWITCH_ENTRY                                                        \
+    ".globl qemu_coroutine_switch\n"                                      \
+    ".type qemu_coroutine_switch, @function\n"                            \
+    /* rdi = from, rsi = to (Coroutine *), edx = action */                 \
+    "qemu_coroutine_switch:\n"                                            \
+    "    movq qemu_co_current@gottpoff(%rip), %rax\n"                     \
+    "    movq %rsi, %fs:(%rax)\n"                                         \
+    "    leaq -8(%rdi), %rdi\n"                                           \
+    "    movq -8(%rsi), %rsi\n"                                           \
+    "    movl %edx, %edx\n"                                               \
+    /* and on into qemu_co_swap */                                         \
+    ".size qemu_coroutine_switch, .-qemu_coroutine_switch\n"
+#endif
+
 __asm__(
     ".text\n"
     ".p2align 4\n"
+    SWITCH_ENTRY
     ".globl qemu_co_swap\n"
     ".hidden qemu_co_swap\n"
     ".type qemu_co_swap, @function\n"
@@ -66,7 +102,13 @@ __asm__(
     "    popq %rbx\n"
     "    popq %rbp\n"
     "    movq %rdx, %rax\n"
-    "    ret\n"
+    /*
+     * Not "ret": the return-address predictor holds the other stack's
+     * return addresses, so a ret here would always be mispredicted.  An
+     * indirect jump goes through the branch target predictor instead.
+     */
+    "    popq %rcx\n"
+    "    jmpq *%rcx\n"
     ".size qemu_co_swap, .-qemu_co_swap\n"
     "\n"
     ".p2align 4\n"
@@ -95,9 +137,29 @@ enum {
 #define FRAME_ARG FRAME_X19
 #define FRAME_FUNC FRAME_X20
 
+#ifdef CONFIG_ASAN
+#define SWITCH_ENTRY ""
+#else
+#define SWITCH_ENTRY                                                        \
+    ".globl qemu_coroutine_switch\n"                                      \
+    ".type qemu_coroutine_switch, %function\n"                            \
+    /* x0 = from, x1 = to (Coroutine *), w2 = action */                    \
+    "qemu_coroutine_switch:\n"                                            \
+    "    mrs x9, tpidr_el0\n"                                             \
+    "    adrp x10, :gottprel:qemu_co_current\n"                           \
+    "    ldr x10, [x10, #:gottprel_lo12:qemu_co_current]\n"               \
+    "    str x1, [x9, x10]\n"                                             \
+    "    sub x0, x0, #8\n"                                                \
+    "    ldur x1, [x1, #-8]\n"                                            \
+    "    mov w2, w2\n"                                                    \
+    /* and on into qemu_co_swap */                                         \
+    ".size qemu_coroutine_switch, .-qemu_coroutine_switch\n"
+#endif
+
 __asm__(
     ".text\n"
     ".p2align 4\n"
+    SWITCH_ENTRY
     ".globl qemu_co_swap\n"
     ".hidden qemu_co_swap\n"
     ".type qemu_co_swap, %function\n"
@@ -146,38 +208,18 @@ __asm__(
 #error "coroutine_backend=asm supports x86-64 and aarch64 only; use ucontext"
 #endif
 
-/*
- * The running coroutine of this thread, and the pseudo-coroutine standing
- * for the thread's own stack.  Accessed through non-inlined functions so
- * that the thread-local address is computed afresh after every switch: a
- * coroutine may resume in another thread.
- */
-static __thread Coroutine *current;
-static __thread CoroutineAsm leader;
-
-static QEMU_NOINLINE Coroutine *get_current(void)
+static QEMU_NOINLINE G_GNUC_UNUSED CoroutineStack *leader_stack(void)
 {
     barrier();
-    return current;
+    return &leader.stack;
 }
 
-static QEMU_NOINLINE void set_current(Coroutine *co)
-{
-    barrier();
-    current = co;
-}
-
-static QEMU_NOINLINE CoroutineAsm *get_leader(void)
-{
-    barrier();
-    return &leader;
-}
-
-static void G_NORETURN_FN coroutine_trampoline(CoroutineAsm *self)
+static void G_NORETURN_FN COROUTINE_NO_SANITIZE
+coroutine_trampoline(CoroutineAsm *self)
 {
     Coroutine *co = &self->base;
 
-    coroutine_fiber_finish(NULL, &get_leader()->stack);
+    coroutine_fiber_finish(NULL, leader_stack);
 
     /* Terminated coroutines are pooled and reused from here. */
     for (;;) {
@@ -220,39 +262,35 @@ void qemu_coroutine_delete(Coroutine *co_)
     g_free(co);
 }
 
+#ifdef CONFIG_ASAN
 /* Not inlined: callers must re-read thread-local state after it returns. */
-CoroutineAction QEMU_NOINLINE qemu_coroutine_switch(Coroutine *from_,
-                                                    Coroutine *to_,
-                                                    CoroutineAction action)
+CoroutineAction QEMU_NOINLINE COROUTINE_NO_SANITIZE
+qemu_coroutine_switch(Coroutine *from_, Coroutine *to_, CoroutineAction action)
 {
     CoroutineAsm *from = container_of(from_, CoroutineAsm, base);
     CoroutineAsm *to = container_of(to_, CoroutineAsm, base);
     void *fake_stack_save = NULL;
     void *ret;
 
-    set_current(to_);
+    current = to_;
     coroutine_fiber_start(action == COROUTINE_TERMINATE ?
                           NULL : &fake_stack_save, &to->stack);
     ret = qemu_co_swap(&from->sp, to->sp, (void *)(uintptr_t)action);
-    coroutine_fiber_finish(fake_stack_save, &get_leader()->stack);
+    coroutine_fiber_finish(fake_stack_save, leader_stack);
 
     return (CoroutineAction)(uintptr_t)ret;
 }
+#endif
 
 Coroutine *qemu_coroutine_self(void)
 {
-    Coroutine *self = get_current();
-
-    if (!self) {
-        self = &get_leader()->base;
-        set_current(self);
+    if (!current) {
+        current = &leader.base;
     }
-    return self;
+    return current;
 }
 
 bool qemu_in_coroutine(void)
 {
-    Coroutine *self = get_current();
-
-    return self && self->caller;
+    return current && current->caller;
 }

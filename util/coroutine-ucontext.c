@@ -1,7 +1,7 @@
 /*
  * Portable coroutine context switch on ucontext and sigsetjmp.
  *
- * makecontext/swapcontext are used exactly once per coroutine, to start
+ * makecontext/setcontext are used exactly once per coroutine, to start
  * running on its stack; after that every switch is a sigsetjmp into the
  * outgoing coroutine's buffer and a siglongjmp into the incoming one's,
  * with the signal mask left alone (no system call per switch).
@@ -37,33 +37,21 @@ typedef struct {
 
 /*
  * The running coroutine of this thread, and the pseudo-coroutine standing
- * for the thread's own stack.  Accessed through non-inlined functions so
- * that the thread-local address is computed afresh after every switch: a
- * coroutine may resume in another thread.
+ * for the thread's own stack.  Only functions that do not span a switch
+ * touch them directly: code that runs after a switch may be in another
+ * thread and must not reuse a thread-local address computed before it.
  */
 static __thread Coroutine *current;
 static __thread CoroutineUContext leader;
 
-static QEMU_NOINLINE Coroutine *get_current(void)
+static QEMU_NOINLINE G_GNUC_UNUSED CoroutineStack *leader_stack(void)
 {
     barrier();
-    return current;
-}
-
-static QEMU_NOINLINE void set_current(Coroutine *co)
-{
-    barrier();
-    current = co;
-}
-
-static QEMU_NOINLINE CoroutineUContext *get_leader(void)
-{
-    barrier();
-    return &leader;
+    return &leader.stack;
 }
 
 /* makecontext() passes int arguments only: the pointer comes in halves. */
-static void coroutine_trampoline(int lo, int hi)
+static void COROUTINE_NO_SANITIZE coroutine_trampoline(int lo, int hi)
 {
     uintptr_t ptr = ((uintptr_t)(unsigned)hi << 16 << 16) | (unsigned)lo;
     CoroutineStart *start = (CoroutineStart *)ptr;
@@ -71,7 +59,7 @@ static void coroutine_trampoline(int lo, int hi)
     Coroutine *co = &self->base;
     void *fake_stack_save = NULL;
 
-    coroutine_fiber_finish(NULL, &get_leader()->stack);
+    coroutine_fiber_finish(NULL, leader_stack);
 
     /* Save this point, then return to qemu_coroutine_new(). */
     if (!sigsetjmp(self->env, 0)) {
@@ -79,7 +67,7 @@ static void coroutine_trampoline(int lo, int hi)
         siglongjmp(*start->creator_env, 1);
     }
     /* First entry: `start` lived on the creator's stack and is gone. */
-    coroutine_fiber_finish(fake_stack_save, &get_leader()->stack);
+    coroutine_fiber_finish(fake_stack_save, leader_stack);
 
     /* Terminated coroutines are pooled and reused from here. */
     for (;;) {
@@ -88,13 +76,13 @@ static void coroutine_trampoline(int lo, int hi)
     }
 }
 
-Coroutine *qemu_coroutine_new(void)
+Coroutine *COROUTINE_NO_SANITIZE qemu_coroutine_new(void)
 {
     CoroutineUContext *co = g_new0(CoroutineUContext, 1);
     CoroutineUContext *creator;
     CoroutineStart start;
     sigjmp_buf creator_env;
-    ucontext_t uc, old_uc;
+    ucontext_t uc;
     void *fake_stack_save = NULL;
     uintptr_t ptr = (uintptr_t)&start;
 
@@ -110,19 +98,25 @@ Coroutine *qemu_coroutine_new(void)
     if (getcontext(&uc) < 0) {
         g_error("coroutine: getcontext failed: %s", g_strerror(errno));
     }
-    uc.uc_link = &old_uc;
+    /* The trampoline never returns. */
+    uc.uc_link = NULL;
     uc.uc_stack.ss_sp = co->stack.bottom;
     uc.uc_stack.ss_size = co->stack.size;
     uc.uc_stack.ss_flags = 0;
     makecontext(&uc, (void (*)(void))coroutine_trampoline, 2,
                 (int)(unsigned)ptr, (int)(unsigned)(ptr >> 16 >> 16));
 
-    /* Run the trampoline until it has saved its jump buffer. */
+    /*
+     * Run the trampoline until it has saved its jump buffer; it comes back
+     * with siglongjmp, so our own context need not be saved (setcontext
+     * rather than swapcontext, which ASan warns about).
+     */
     if (!sigsetjmp(creator_env, 0)) {
         coroutine_fiber_start(&fake_stack_save, &co->stack);
-        swapcontext(&old_uc, &uc);
+        setcontext(&uc);
+        abort();
     }
-    coroutine_fiber_finish(fake_stack_save, &get_leader()->stack);
+    coroutine_fiber_finish(fake_stack_save, leader_stack);
 
     return &co->base;
 }
@@ -136,41 +130,35 @@ void qemu_coroutine_delete(Coroutine *co_)
 }
 
 /* Not inlined: callers must re-read thread-local state after it returns. */
-CoroutineAction QEMU_NOINLINE qemu_coroutine_switch(Coroutine *from_,
-                                                    Coroutine *to_,
-                                                    CoroutineAction action)
+CoroutineAction QEMU_NOINLINE COROUTINE_NO_SANITIZE
+qemu_coroutine_switch(Coroutine *from_, Coroutine *to_, CoroutineAction action)
 {
     CoroutineUContext *from = container_of(from_, CoroutineUContext, base);
     CoroutineUContext *to = container_of(to_, CoroutineUContext, base);
     void *fake_stack_save = NULL;
     int ret;
 
-    set_current(to_);
+    current = to_;
     ret = sigsetjmp(from->env, 0);
     if (ret == 0) {
         coroutine_fiber_start(action == COROUTINE_TERMINATE ?
                               NULL : &fake_stack_save, &to->stack);
         siglongjmp(to->env, action);
     }
-    coroutine_fiber_finish(fake_stack_save, &get_leader()->stack);
+    coroutine_fiber_finish(fake_stack_save, leader_stack);
 
     return ret;
 }
 
 Coroutine *qemu_coroutine_self(void)
 {
-    Coroutine *self = get_current();
-
-    if (!self) {
-        self = &get_leader()->base;
-        set_current(self);
+    if (!current) {
+        current = &leader.base;
     }
-    return self;
+    return current;
 }
 
 bool qemu_in_coroutine(void)
 {
-    Coroutine *self = get_current();
-
-    return self && self->caller;
+    return current && current->caller;
 }

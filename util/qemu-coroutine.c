@@ -28,7 +28,8 @@ enum {
 
 static unsigned pool_max_size = POOL_MIN_BATCH_SIZE;
 
-static QSLIST_HEAD(, Coroutine) release_pool = QSLIST_HEAD_INITIALIZER(pool);
+static QSLIST_HEAD(, Coroutine) release_pool =
+    QSLIST_HEAD_INITIALIZER(release_pool);
 static unsigned release_pool_size;
 
 typedef QSLIST_HEAD(, Coroutine) CoroutinePool;
@@ -125,41 +126,44 @@ Coroutine *qemu_coroutine_create(CoroutineEntry *entry, void *opaque)
     return co;
 }
 
-static void coroutine_delete(Coroutine *co)
+/* Out of line: keeps the hot path of qemu_aio_coroutine_enter() small. */
+static void QEMU_NOINLINE coroutine_delete(Coroutine *co)
 {
+    assert(!co->locks_held);
     co->caller = NULL;
     pool_put(co);
+}
+
+static void G_NORETURN_FN QEMU_NOINLINE coroutine_enter_abort(Coroutine *co)
+{
+    const char *scheduled = qatomic_read(&co->scheduled);
+
+    if (scheduled) {
+        fprintf(stderr, "qemu_aio_coroutine_enter: Co-routine was already "
+                "scheduled in '%s'\n", scheduled);
+    } else {
+        fprintf(stderr, "Co-routine re-entered recursively\n");
+    }
+    abort();
 }
 
 void qemu_aio_coroutine_enter(AioContext *ctx, Coroutine *co)
 {
     /*
-     * Coroutines woken while `co` runs are not entered from inside it (that
+     * Coroutines woken while `to` runs are not entered from inside it (that
      * would nest stacks without bound); they wait on its co_queue_wakeup
      * list and are entered from here, one after the other, once it yields.
      */
     QSIMPLEQ_HEAD(, Coroutine) pending = QSIMPLEQ_HEAD_INITIALIZER(pending);
     Coroutine *self = qemu_coroutine_self();
+    Coroutine *to = co;
 
-    QSIMPLEQ_INSERT_TAIL(&pending, co, co_queue_next);
-
-    while (!QSIMPLEQ_EMPTY(&pending)) {
-        Coroutine *to = QSIMPLEQ_FIRST(&pending);
-        const char *scheduled = qatomic_mb_read(&to->scheduled);
+    for (;;) {
         CoroutineAction ret;
 
-        QSIMPLEQ_REMOVE_HEAD(&pending, co_queue_next);
-
-        if (scheduled) {
-            fprintf(stderr, "%s: Co-routine was already scheduled in '%s'\n",
-                    __func__, scheduled);
-            abort();
+        if (unlikely(qatomic_mb_read(&to->scheduled) || to->caller)) {
+            coroutine_enter_abort(to);
         }
-        if (to->caller) {
-            fprintf(stderr, "Co-routine re-entered recursively\n");
-            abort();
-        }
-
         to->caller = self;
         to->ctx = ctx;
         /* Publish to->ctx before `to` can be woken from another thread. */
@@ -168,18 +172,20 @@ void qemu_aio_coroutine_enter(AioContext *ctx, Coroutine *co)
         ret = qemu_coroutine_switch(self, to, COROUTINE_ENTER);
 
         /* Depth first: what `to` woke runs before older pending entries. */
-        QSIMPLEQ_PREPEND(&pending, &to->co_queue_wakeup);
-
-        switch (ret) {
-        case COROUTINE_YIELD:
-            break;
-        case COROUTINE_TERMINATE:
-            assert(!to->locks_held);
-            coroutine_delete(to);
-            break;
-        default:
-            abort();
+        if (unlikely(!QSIMPLEQ_EMPTY(&to->co_queue_wakeup))) {
+            QSIMPLEQ_PREPEND(&pending, &to->co_queue_wakeup);
         }
+        if (ret == COROUTINE_TERMINATE) {
+            coroutine_delete(to);
+        } else {
+            assert(ret == COROUTINE_YIELD);
+        }
+
+        to = QSIMPLEQ_FIRST(&pending);
+        if (likely(!to)) {
+            return;
+        }
+        QSIMPLEQ_REMOVE_HEAD(&pending, co_queue_next);
     }
 }
 
@@ -230,8 +236,10 @@ void qemu_coroutine_stack_alloc(CoroutineStack *stack)
         g_error("coroutine: cannot map a %zu byte stack: %s", size,
                 g_strerror(errno));
     }
-    /* Overflowing the stack faults on the guard page instead of corrupting
-     * whatever is mapped below. */
+    /*
+     * Overflowing the stack faults on the guard page instead of corrupting
+     * whatever is mapped below.
+     */
     if (mprotect(map, page, PROT_NONE) < 0) {
         g_error("coroutine: cannot protect the stack guard page: %s",
                 g_strerror(errno));
@@ -252,8 +260,10 @@ void qemu_coroutine_stack_free(CoroutineStack *stack)
     VALGRIND_STACK_DEREGISTER(stack->valgrind_id);
 #endif
 #ifdef CONFIG_ASAN
-    /* Frames that never returned leave poisoned shadow behind; do not let
-     * it haunt whatever is mapped here next. */
+    /*
+     * Frames that never returned leave poisoned shadow behind; do not let
+     * it haunt whatever is mapped here next.
+     */
     ASAN_UNPOISON_MEMORY_REGION(stack->bottom, stack->size);
 #endif
     munmap((char *)stack->bottom - page, stack->size + page);

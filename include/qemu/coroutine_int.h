@@ -83,13 +83,23 @@ void qemu_coroutine_stack_alloc(CoroutineStack *stack);
 void qemu_coroutine_stack_free(CoroutineStack *stack);
 
 /*
+ * For the functions that switch stacks (and the trampolines below them):
+ * their frames must live on the real stack, not on an ASan "fake stack"
+ * (detect_stack_use_after_return), because a terminating coroutine's fake
+ * stack is released while their frames stay in use by the pooled
+ * coroutine.
+ */
+#define COROUTINE_NO_SANITIZE __attribute__((no_sanitize_address))
+
+/*
  * AddressSanitizer must be told about every stack switch, or it reports
  * false stack overflows and loses track of fake stacks.  Call
  * coroutine_fiber_start() right before switching to `to` (with
  * fake_stack_save NULL when the current coroutine terminates) and
  * coroutine_fiber_finish() right after control comes back.  The thread's
  * own stack is learnt from the first switch away from it and stored in
- * *leader.  Without ASan both compile to nothing.
+ * leader_stack(), which must be a non-inlined function: we may now run
+ * in another thread.  Without ASan both compile to nothing.
  */
 static inline void coroutine_fiber_start(void **fake_stack_save,
                                          const CoroutineStack *to)
@@ -100,9 +110,10 @@ static inline void coroutine_fiber_start(void **fake_stack_save,
 }
 
 static inline void coroutine_fiber_finish(void *fake_stack_save,
-                                          CoroutineStack *leader)
+                                          CoroutineStack *(*leader_stack)(void))
 {
 #ifdef CONFIG_ASAN
+    CoroutineStack *leader = leader_stack();
     const void *bottom_old;
     size_t size_old;
 

@@ -1,6 +1,8 @@
 /*
  * Worker threads for blocking work.  A function runs in a worker thread;
- * its completion is delivered in the pool's AioContext.
+ * its completion is delivered in the pool's AioContext.  Submit from the
+ * thread that runs that context.  Workers are created on demand (up to 64
+ * by default) and leave after 10 s without work.
  */
 #ifndef QEMU_THREAD_POOL_H
 #define QEMU_THREAD_POOL_H
@@ -27,8 +29,9 @@ int coroutine_fn thread_pool_submit_co(ThreadPool *pool, ThreadPoolFunc *func,
 /* Fire and forget. */
 void thread_pool_submit(ThreadPool *pool, ThreadPoolFunc *func, void *arg);
 
-/* Adjust the number of workers kept around / allowed. */
+/* Take the context's limits (default: keep 0, allow 64 workers). */
 void thread_pool_update_params(ThreadPool *pool, AioContext *ctx);
+/* Keep at least min workers alive; allow at most max (> 0). */
 void thread_pool_set_minmax_threads(ThreadPool *pool, int min, int max);
 
 #endif

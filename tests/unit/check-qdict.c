@@ -80,6 +80,11 @@ static void test_qdict_put_get(void)
     g_assert_true(qdict_get_try_bool(d, "nope", true));
     g_assert_true(qdict_get_try_bool(d, "int", true));
     g_assert_true(qdict_get_try_bool(d, "bool", false));
+    /* unlike QEMU, the plain getters do not crash on a bad key */
+    g_assert_cmpint(qdict_get_int(d, "nope"), ==, 0);
+    g_assert_null(qdict_get_str(d, "int"));
+    g_assert_false(qdict_get_bool(d, "str"));
+    g_assert_cmpfloat(qdict_get_double(d, "str"), ==, 0.0);
 
     /* keys are copied */
     {

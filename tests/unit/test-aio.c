@@ -578,6 +578,45 @@ static void test_fd_handler_delete_in_dispatch(void)
     }
 }
 
+static void count_cb(void *opaque)
+{
+    (*(int *)opaque)++;
+}
+
+/*
+ * Regular files cannot be watched by epoll; like poll(), treat them as
+ * always readable and writable.
+ */
+static void test_fd_handler_regular_file(void)
+{
+    g_autofree char *path = NULL;
+    int reads = 0;
+    int fd;
+
+    aio_flush();
+    fd = g_file_open_tmp("test-aio-XXXXXX", &path, NULL);
+    g_assert_cmpint(fd, >=, 0);
+
+    aio_set_fd_handler(ctx, fd, false, count_cb, NULL, NULL, NULL, &reads);
+    g_assert_cmpint(aio_compute_timeout(ctx), ==, 0);
+    g_assert(aio_poll(ctx, true));
+    g_assert_cmpint(reads, ==, 1);
+    g_assert(aio_poll(ctx, false));
+    g_assert_cmpint(reads, ==, 2);
+
+    /* Through glib too. */
+    g_assert(g_main_context_iteration(NULL, false));
+    g_assert_cmpint(reads, ==, 3);
+
+    aio_set_fd_handler(ctx, fd, false, NULL, NULL, NULL, NULL, NULL);
+    g_assert(!aio_poll(ctx, false));
+    g_assert_cmpint(reads, ==, 3);
+    g_assert_cmpint(aio_compute_timeout(ctx), ==, -1);
+
+    close(fd);
+    unlink(path);
+}
+
 typedef struct {
     PipeData p;
     bool poll_has_work;
@@ -615,15 +654,16 @@ static void test_poll_mode(void)
                    timer_flag_cb, &fired);
 
     /* A short block (below poll_max_ns) makes the loop start polling. */
-    timer_mod(&timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + 2);
+    timer_mod(&timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + 20);
+    aio_notify_accept(ctx);
     while (!fired) {
         aio_poll(ctx, true);
     }
 
     /* Now io_poll finds work without any fd event, and ends the wait. */
     fired = false;
-    timer_mod(&timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + 60000);
-    g_assert(!aio_poll(ctx, false));
+    timer_mod(&timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + 5000);
+    aio_notify_accept(ctx);
     pm.poll_has_work = true;
     g_assert(aio_poll(ctx, true));
     g_assert_cmpint(pm.ready_calls, ==, 1);
@@ -793,14 +833,17 @@ static void test_timer_resolution(void)
 {
     QEMUTimer *timer;
     bool fired = false;
-    int64_t deadline_us = qemu_clock_get_us(QEMU_CLOCK_REALTIME) + 300;
+    int64_t deadline_us;
 
+    aio_flush();
     timer = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_US, timer_flag_cb,
                           &fired);
+    deadline_us = qemu_clock_get_us(QEMU_CLOCK_REALTIME) + 1300;
     timer_mod(timer, deadline_us);
     g_assert_cmpint(timer_expire_time_ns(timer), ==, deadline_us * SCALE_US);
-    aio_flush();
-    g_assert(!fired);
+    /* Consume timer_mod's notification, which would end the wait early. */
+    aio_notify_accept(ctx);
+    /* A millisecond-granular wait would return before the deadline. */
     g_assert(aio_poll(ctx, true));
     g_assert(fired);
     g_assert_cmpint(qemu_clock_get_ns(QEMU_CLOCK_REALTIME), >=,
@@ -1235,9 +1278,14 @@ static void test_aio_wait_bh_oneshot(void)
     aio_wait_bh_oneshot(ctx, note_context_cb, &seen);
     g_assert(seen == ctx);
 
-    /* Runs in the other thread; we wait on the main context meanwhile. */
+    /*
+     * Runs in the other thread; we wait on the main context meanwhile,
+     * dropping the other context's lock, which callers hold.
+     */
     seen = NULL;
+    aio_context_acquire(t->ctx);
     aio_wait_bh_oneshot(t->ctx, note_context_cb, &seen);
+    aio_context_release(t->ctx);
     g_assert(seen == t->ctx);
     iothread_free(t);
 }
@@ -1416,6 +1464,8 @@ int main(int argc, char **argv)
     g_test_add_func("/aio/fd-handler", test_fd_handler);
     g_test_add_func("/aio/fd-handler/delete-in-dispatch",
                     test_fd_handler_delete_in_dispatch);
+    g_test_add_func("/aio/fd-handler/regular-file",
+                    test_fd_handler_regular_file);
     g_test_add_func("/aio/poll-mode", test_poll_mode);
     g_test_add_func("/aio/timer/schedule", test_timer_schedule);
     g_test_add_func("/aio/timer/order", test_timer_order);

@@ -22,6 +22,9 @@ typedef struct BDRVTestState {
     /* Reads finish through a BH in this context (NULL: directly) */
     AioContext *bh_indirection_ctx;
     int reads;
+    /* co_drain_begin schedules this BH once (NULL: nothing) */
+    QEMUBHFunc *drain_begin_bh;
+    void *drain_begin_bh_opaque;
 } BDRVTestState;
 
 static void coroutine_fn test_co_drain_begin(BlockDriverState *bs)
@@ -29,6 +32,11 @@ static void coroutine_fn test_co_drain_begin(BlockDriverState *bs)
     BDRVTestState *s = bs->opaque;
 
     s->drain_count++;
+    if (s->drain_begin_bh) {
+        aio_bh_schedule_oneshot(qemu_get_aio_context(), s->drain_begin_bh,
+                                s->drain_begin_bh_opaque);
+        s->drain_begin_bh = NULL;
+    }
     if (s->drain_begin_sleep_ns) {
         qemu_co_sleep_ns(QEMU_CLOCK_REALTIME, s->drain_begin_sleep_ns);
     }
@@ -676,6 +684,121 @@ static void test_delete_by_completion(void)
     blk_unref(blk_child);
 }
 
+/*
+ * Graph changes from a BH that a drain callback scheduled: PB's child B is
+ * replaced by C while A (PB's other child) is being drained.  Only the
+ * top-level poll may run the BH, after every callback of the walk ran.
+ *
+ *   PA     PB             PA     PB
+ *     \   /  \      ->      \   /  \
+ *      A      B            A      C
+ */
+typedef struct DetachIndirect {
+    BlockDriverState *pa, *pb, *a, *b, *c;
+    BdrvChild *pb_b;
+    int bh_runs;
+} DetachIndirect;
+
+static void detach_indirect_bh(void *opaque)
+{
+    DetachIndirect *d = opaque;
+
+    d->bh_runs++;
+    bdrv_unref_child(d->pb, d->pb_b);
+    bdrv_ref(d->c);
+    bdrv_attach_child(d->pb, d->c, "PB-C", &child_of_bds, BDRV_CHILD_DATA,
+                      &error_abort);
+}
+
+static DetachIndirect *detach_data;
+
+/* A parent class that starts the graph change from its drain callback. */
+static void detach_by_parent_drained_begin(BdrvChild *child)
+{
+    child_of_bds.drained_begin(child);
+    if (detach_data && !detach_data->bh_runs) {
+        aio_bh_schedule_oneshot(qemu_get_aio_context(), detach_indirect_bh,
+                                detach_data);
+    }
+}
+
+static BdrvChildClass detach_by_parent_class;
+
+static void test_detach_indirect(bool by_parent_cb)
+{
+    DetachIndirect d = { 0 };
+    BdrvChild *c;
+    int children = 0;
+
+    detach_by_parent_class = child_of_bds;
+    detach_by_parent_class.drained_begin = detach_by_parent_drained_begin;
+
+    d.pa = test_node("PA", BDRV_O_RDWR);
+    d.pb = test_node("PB", BDRV_O_RDWR);
+    d.a = test_node("A", BDRV_O_RDWR);
+    d.b = test_node("B", BDRV_O_RDWR);
+    d.c = test_node("C", BDRV_O_RDWR);
+
+    /* PA -> A uses the special class in the parent-callback variant. */
+    bdrv_ref(d.a);
+    bdrv_attach_child(d.pa, d.a, "PA-A",
+                      by_parent_cb ? &detach_by_parent_class : &child_of_bds,
+                      BDRV_CHILD_DATA, &error_abort);
+    bdrv_ref(d.a);
+    bdrv_attach_child(d.pb, d.a, "PB-A", &child_of_bds, BDRV_CHILD_DATA,
+                      &error_abort);
+    bdrv_ref(d.b);
+    d.pb_b = bdrv_attach_child(d.pb, d.b, "PB-B", &child_of_bds,
+                               BDRV_CHILD_DATA, &error_abort);
+
+    if (by_parent_cb) {
+        detach_data = &d;
+    } else {
+        ts(d.a)->drain_begin_bh = detach_indirect_bh;
+        ts(d.a)->drain_begin_bh_opaque = &d;
+    }
+
+    bdrv_drained_begin(d.a);
+    detach_data = NULL;
+    g_assert_cmpint(d.bh_runs, ==, 1);
+
+    /* PB now has A and C; B left with its drain state intact. */
+    QLIST_FOREACH(c, &d.pb->children, next) {
+        g_assert(c->bs == d.a || c->bs == d.c);
+        children++;
+    }
+    g_assert_cmpint(children, ==, 2);
+    g_assert_cmpint(d.a->quiesce_counter, ==, 1);
+    g_assert_cmpint(d.pa->quiesce_counter, ==, 1);
+    g_assert_cmpint(d.pb->quiesce_counter, ==, 1);
+    g_assert_cmpint(d.b->quiesce_counter, ==, 0);
+    g_assert_cmpint(d.c->quiesce_counter, ==, 0);
+
+    bdrv_drained_end(d.a);
+    g_assert_cmpint(d.a->quiesce_counter, ==, 0);
+    g_assert_cmpint(d.pa->quiesce_counter, ==, 0);
+    g_assert_cmpint(d.pb->quiesce_counter, ==, 0);
+    g_assert_cmpint(ts(d.pa)->drain_count, ==, 0);
+    g_assert_cmpint(ts(d.pb)->drain_count, ==, 0);
+    g_assert_cmpint(ts(d.a)->drain_count, ==, 0);
+
+    bdrv_unref(d.pa);
+    bdrv_unref(d.pb);
+    bdrv_unref(d.a);
+    bdrv_unref(d.b);
+    bdrv_unref(d.c);
+}
+
+static void test_detach_by_parent_cb(void)
+{
+    test_detach_indirect(true);
+}
+
+static void test_detach_by_driver_cb(void)
+{
+    test_detach_indirect(false);
+}
+
 int main(int argc, char **argv)
 {
     qemu_init_main_loop(&error_abort);
@@ -712,6 +835,8 @@ int main(int argc, char **argv)
                     test_detach_by_completion);
     g_test_add_func("/bdrv-drain/deletion/by-completion",
                     test_delete_by_completion);
+    g_test_add_func("/bdrv-drain/detach/parent_cb", test_detach_by_parent_cb);
+    g_test_add_func("/bdrv-drain/detach/driver_cb", test_detach_by_driver_cb);
 
     return g_test_run();
 }

@@ -141,17 +141,30 @@ static BlockDriverState *bd_node(BlockBackend *blk)
     return bs;
 }
 
+/* The name qemu-img info prints, which it refreshes first. */
+static const char *image_name(BlockDriverState *bs)
+{
+    bdrv_refresh_filename(bs);
+    return bs->filename;
+}
+
 /* ---- Rules ---- */
 
 static void test_config_file(void)
 {
     BlockBackend *blk;
 
-    /* [inject-error] event = "read_aio": every read fails with EIO. */
+    /*
+     * [inject-error] event = "read_aio"
+     * qemu-io -f raw -c 'write 0 512' -c 'read 0 512' -c 'write 0 512'
+     * -> the first write works; the read arms the rule, which then fails
+     * every read and write (the default iotypes).
+     */
     blk = bd_open(bd_options("[inject-error]\nevent = \"read_aio\"\n", NULL));
-    g_assert_cmpint(bd_read(blk, 0, 512), ==, -EIO);
-    g_assert_cmpint(bd_read(blk, 0, 512), ==, -EIO);
     g_assert_cmpint(bd_write(blk, 0, 512), ==, 0);
+    g_assert_cmpint(bd_read(blk, 0, 512), ==, -EIO);
+    g_assert_cmpint(bd_read(blk, 0, 512), ==, -EIO);
+    g_assert_cmpint(bd_write(blk, 0, 512), ==, -EIO);
     blk_unref(blk);
 
     /*
@@ -260,7 +273,7 @@ static void test_filename_syntax(void)
     blk = blk_new_open(name, NULL, opts, BDRV_O_RDWR, &error_abort);
     g_assert_cmpint(bd_read(blk, 0, 512), ==, -ENOSPC);
     /* qemu-img info -f raw blkdebug:cfg:x -> "image: blkdebug:cfg:x" */
-    g_assert_cmpstr(blk_bs(blk)->filename, ==, name);
+    g_assert_cmpstr(image_name(blk_bs(blk)), ==, name);
     blk_unref(blk);
 
     /* qemu-img info blkdebug::x -> "image: blkdebug::x" */
@@ -270,8 +283,8 @@ static void test_filename_syntax(void)
     qdict_put_str(opts, "driver", "raw");
     blk = blk_new_open(name, NULL, opts, BDRV_O_RDWR, &error_abort);
     g_assert_cmpint(bd_read(blk, 0, 512), ==, 0);
-    g_assert_cmpstr(blk_bs(blk)->filename, ==, name);
-    g_assert_cmpstr(bd_node(blk)->filename, ==, name);
+    g_assert_cmpstr(image_name(blk_bs(blk)), ==, name);
+    g_assert_cmpstr(image_name(bd_node(blk)), ==, name);
     blk_unref(blk);
 
     /* qemu-io -c 'read 0 512' blkdebug:nonexist */
@@ -301,7 +314,7 @@ static void test_json_names(void)
                                "\"filename\": \"%s\"}, \"driver\": "
                                "\"blkdebug\", \"align\": \"4096\"}}",
                                img_path);
-    g_assert_cmpstr(blk_bs(blk)->filename, ==, expected);
+    g_assert_cmpstr(image_name(blk_bs(blk)), ==, expected);
     blk_unref(blk);
 
     /* take-child-perms is not part of the identity: blkdebug::x */
@@ -309,14 +322,14 @@ static void test_json_names(void)
                              NULL));
     g_free(expected);
     expected = g_strdup_printf("blkdebug::%s", img_path);
-    g_assert_cmpstr(blk_bs(blk)->filename, ==, expected);
+    g_assert_cmpstr(image_name(blk_bs(blk)), ==, expected);
     blk_unref(blk);
 
     /* ... file.image.driver=file,file.image.filename=x,file.config=cfg */
     blk = bd_open(bd_options("", NULL));
     g_free(expected);
     expected = g_strdup_printf("blkdebug:%s:%s", cfg_path, img_path);
-    g_assert_cmpstr(blk_bs(blk)->filename, ==, expected);
+    g_assert_cmpstr(image_name(blk_bs(blk)), ==, expected);
     blk_unref(blk);
 
     /*
@@ -333,7 +346,7 @@ static void test_json_names(void)
                                "\"filename\": \"%s\"}, \"driver\": "
                                "\"blkdebug\", \"inject-error.0.event\": "
                                "\"l2_load\"}}", img_path);
-    g_assert_cmpstr(blk_bs(blk)->filename, ==, expected);
+    g_assert_cmpstr(image_name(blk_bs(blk)), ==, expected);
     blk_unref(blk);
 }
 
@@ -895,7 +908,7 @@ static void breakpoint_flow(void)
     g_assert_cmpint(bdrv_debug_breakpoint(bs, "read_aio", "C"), ==, 0);
     g_assert_cmpint(bdrv_debug_remove_breakpoint(bs, "C"), ==, 0);
     g_assert_cmpint(bdrv_debug_remove_breakpoint(bs, "C"), ==, -ENOENT);
-    g_assert_cmpint(bd_read(blk, 0, 512), ==, 0);
+    g_assert_cmpint(bd_read(blk, 4096, 512), ==, 0);
     blk_unref(blk);
     fflush(stdout);
 }
@@ -928,6 +941,8 @@ static void test_breakpoints(void)
         "blkdebug: Resuming request 'A'\n"
         "blkdebug: Resuming request 'A'\n"
         "done a\n");
+    /* The child wrote to the shared image. */
+    make_image();
 }
 
 /* Breakpoints without blkdebug in the chain are not supported. */

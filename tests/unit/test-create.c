@@ -406,6 +406,20 @@ static void test_bdrv_create(void)
     g_assert_cmpint(bdrv_create_file("foo:bar", opts, &err), ==, -ENOENT);
     g_assert_cmpstr(error_get_pretty(err), ==, "Unknown protocol 'foo'");
     error_free(err);
+    err = NULL;
+    qemu_opts_del(opts);
+
+    /*
+     * The protocol only gets options it knows: a format that forgot to
+     * take its own out makes creation fail.
+     */
+    opts = qemu_opts_create(&testcow_create_opts, NULL, 0, &error_abort);
+    qemu_opt_set(opts, BLOCK_OPT_SIZE, "4096", &error_abort);
+    qemu_opt_set(opts, BLOCK_OPT_BACKING_FILE, "base", &error_abort);
+    g_assert_cmpint(bdrv_create_file(p, opts, &err), ==, -EINVAL);
+    g_assert_cmpstr(error_get_pretty(err), ==,
+                    "Invalid parameter 'backing_file'");
+    error_free(err);
     qemu_opts_del(opts);
 }
 

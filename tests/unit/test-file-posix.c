@@ -392,6 +392,7 @@ static void test_truncate(gconstpointer opaque)
 static void test_block_status(void)
 {
     g_autofree char *path = new_image("status.img", IMG_SIZE);
+    g_autofree char *path2 = NULL;
     g_autofree uint8_t *buf = g_malloc0(65536);
     BlockDriverState *bs, *file;
     BlockBackend *blk;
@@ -430,6 +431,27 @@ static void test_block_status(void)
 
     blk_unref(blk);
     unlink(path);
+
+    /*
+     * A 1000-byte file: qemu-img map --output=json -f file gives data
+     * [0, 1000) and zeroes [1000, 1024).
+     */
+    path2 = new_image("status-odd.img", 0);
+    file_pwrite(path2, 0, buf, 1000);
+    blk = open_mode(path2, NULL, 0);
+    bs = blk_bs(blk);
+    ret = bdrv_block_status(bs, 0, 1024, &pnum, &map, &file);
+    g_assert_cmpint(ret & (BDRV_BLOCK_DATA | BDRV_BLOCK_ZERO), ==,
+                    BDRV_BLOCK_DATA);
+    g_assert_cmpint(pnum, ==, 1000);
+    ret = bdrv_block_status(bs, 1000, 24, &pnum, &map, &file);
+    g_assert_cmpint(ret & (BDRV_BLOCK_DATA | BDRV_BLOCK_ZERO |
+                           BDRV_BLOCK_OFFSET_VALID), ==,
+                    BDRV_BLOCK_ZERO | BDRV_BLOCK_OFFSET_VALID);
+    g_assert_cmpint(pnum, ==, 24);
+    g_assert_cmpint(map, ==, 1000);
+    blk_unref(blk);
+    unlink(path2);
 }
 
 /*

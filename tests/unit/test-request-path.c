@@ -27,6 +27,8 @@ typedef enum {
     OP_ZERO,
     OP_DISCARD,
     OP_FLUSH,
+    OP_COMPRESSED,
+    OP_TRUNCATE,
 } OpType;
 
 typedef struct Op {
@@ -64,6 +66,9 @@ typedef struct BDRVRecState {
     /* A read parked until the test lets it go. */
     bool hold_reads;
     Coroutine *held;
+    /* The tracked request the last write found for itself. */
+    BdrvTrackedRequest self_req;
+    bool self_req_found;
 } BDRVRecState;
 
 /* Configuration for the next node opened (drivers get no arguments). */
@@ -164,8 +169,27 @@ static int coroutine_fn rec_co_pwritev(BlockDriverState *bs, int64_t offset,
 {
     BDRVRecState *s = bs->opaque;
 
+    BdrvTrackedRequest *req = bdrv_co_get_self_request(bs);
+
     check_contract(bs, offset, bytes, qiov);
     record(bs, OP_WRITE, offset, bytes, flags);
+    s->self_req_found = req != NULL;
+    if (req) {
+        s->self_req = *req;
+    }
+    qemu_iovec_to_buf(qiov, 0, s->data + offset, bytes);
+    return 0;
+}
+
+static int coroutine_fn rec_co_pwritev_compressed(BlockDriverState *bs,
+                                                  int64_t offset,
+                                                  int64_t bytes,
+                                                  QEMUIOVector *qiov)
+{
+    BDRVRecState *s = bs->opaque;
+
+    check_contract(bs, offset, bytes, qiov);
+    record(bs, OP_COMPRESSED, offset, bytes, 0);
     qemu_iovec_to_buf(qiov, 0, s->data + offset, bytes);
     return 0;
 }
@@ -227,6 +251,7 @@ static BlockDriver bdrv_rec = {
     .bdrv_co_pdiscard       = rec_co_pdiscard,
     .bdrv_co_flush_to_disk  = rec_co_flush_to_disk,
     .bdrv_debug_event       = rec_debug_event,
+    .bdrv_co_pwritev_compressed = rec_co_pwritev_compressed,
 };
 
 /* ---- The cow driver: allocation per cluster, backing file ---- */
@@ -349,6 +374,28 @@ static int coroutine_fn cow_co_block_status(BlockDriverState *bs,
     return alloc ? BDRV_BLOCK_DATA : 0;
 }
 
+static int coroutine_fn cow_co_truncate(BlockDriverState *bs, int64_t offset,
+                                        bool exact, PreallocMode prealloc,
+                                        BdrvRequestFlags flags, Error **errp)
+{
+    BDRVRecState *s = bs->opaque;
+    int64_t old_clusters = DIV_ROUND_UP(s->cfg.size, s->cfg.cluster);
+    int64_t new_clusters = DIV_ROUND_UP(offset, s->cfg.cluster);
+
+    record(bs, OP_TRUNCATE, offset, 0, flags);
+    s->data = g_realloc(s->data, offset);
+    s->allocated = g_renew(bool, s->allocated, new_clusters);
+    if (offset > s->cfg.size) {
+        memset(s->data + s->cfg.size, 0, offset - s->cfg.size);
+    }
+    for (int64_t i = old_clusters; i < new_clusters; i++) {
+        /* With ZERO_WRITE the new area must hide the backing file. */
+        s->allocated[i] = flags & BDRV_REQ_ZERO_WRITE;
+    }
+    s->cfg.size = offset;
+    return 0;
+}
+
 static int cow_get_info(BlockDriverState *bs, BlockDriverInfo *bdi)
 {
     BDRVRecState *s = bs->opaque;
@@ -371,6 +418,7 @@ static BlockDriver bdrv_cow = {
     .bdrv_co_pwrite_zeroes  = cow_co_pwrite_zeroes,
     .bdrv_co_block_status   = cow_co_block_status,
     .bdrv_get_info          = cow_get_info,
+    .bdrv_co_truncate       = cow_co_truncate,
     .bdrv_debug_event       = rec_debug_event,
 };
 
@@ -1409,6 +1457,137 @@ static void test_copy_on_read_node(void)
     chain_free(&c);
 }
 
+/* ---- §2.9: truncate hides a longer backing file ---- */
+
+static void test_truncate_backing(void)
+{
+    Chain c = chain_new();
+    BlockBackend *blk_base;
+    uint8_t buf[4096];
+
+    c.top->supported_truncate_flags = BDRV_REQ_ZERO_WRITE;
+
+    /* Give base data where top's new area will be. */
+    blk_base = blk_new_with_bs(c.base, BLK_PERM_ALL, BLK_PERM_ALL,
+                               &error_abort);
+    memset(buf, 0x33, sizeof(buf));
+    g_assert_cmpint(blk_pwrite(blk_base, 4096, 4096, buf, 0), ==, 0);
+    blk_unref(blk_base);
+
+    /* Shrinking: nothing new, no flag. */
+    g_assert_cmpint(blk_truncate(c.blk, 4096, true, PREALLOC_MODE_OFF, 0,
+                                 &error_abort), ==, 0);
+    EXPECT_OPS(c.top, { OP_TRUNCATE, 4096, 0, 0 });
+    g_assert_cmpint(blk_getlength(c.blk), ==, 4096);
+
+    /* Growing over base's data (base is 8 KiB): must be zeroed. */
+    g_assert_cmpint(blk_truncate(c.blk, 16 * KiB, true, PREALLOC_MODE_OFF, 0,
+                                 &error_abort), ==, 0);
+    EXPECT_OPS(c.top, { OP_TRUNCATE, 16 * KiB, 0, BDRV_REQ_ZERO_WRITE });
+    g_assert_cmpint(blk_getlength(c.blk), ==, 16 * KiB);
+    g_assert_cmpint(blk_pread(c.blk, 4096, sizeof(buf), buf, 0), ==, 0);
+    assert_bytes(buf, 0, sizeof(buf));
+    g_array_set_size(((BDRVRecState *)c.top->opaque)->ops, 0);
+
+    /* Growing further, beyond base's end: nothing to hide. */
+    g_assert_cmpint(blk_truncate(c.blk, 32 * KiB, true, PREALLOC_MODE_OFF, 0,
+                                 &error_abort), ==, 0);
+    EXPECT_OPS(c.top, { OP_TRUNCATE, 32 * KiB, 0, 0 });
+    chain_free(&c);
+}
+
+/* ---- §2.4: SERIALISING | NO_WAIT, and a driver's own request ---- */
+
+static void test_serialising_no_wait(void)
+{
+    TestConfig cfg = default_config;
+    BlockBackend *blk = rec_blk(cfg);
+    BlockDriverState *bs = blk_bs(blk);
+    BDRVRecState *s = state(blk);
+    uint8_t a[100], b[512] = { 0 };
+    QEMUIOVector qa = QEMU_IOVEC_INIT_BUF(qa, a, sizeof(a));
+    int ret_a = -EINPROGRESS;
+    const int flags = BDRV_REQ_SERIALISING | BDRV_REQ_NO_WAIT;
+
+    memset(a, 1, sizeof(a));
+    s->hold_reads = true;
+    blk_aio_pwritev(blk, 100, &qa, 0, aio_cb_ret, &ret_a);
+    g_assert(s->held);
+    s->hold_reads = false;
+    g_assert_cmpint(bs->in_flight, ==, 1);
+    g_assert_cmpint(bs->serialising_in_flight, ==, 1);
+
+    /* Overlapping the RMW in progress: refused instead of waiting. */
+    g_assert_cmpint(blk_pwrite(blk, 0, 512, b, flags), ==, -EBUSY);
+    /* Elsewhere: fine. */
+    g_assert_cmpint(blk_pwrite(blk, 1024, 512, b, flags), ==, 0);
+    /* NO_WAIT only makes sense with SERIALISING. */
+    g_assert_cmpint(blk_pwrite(blk, 2048, 512, b, BDRV_REQ_NO_WAIT),
+                    ==, -EINVAL);
+    EXPECT_OPS(bs, { OP_READ, 0, 512, 0 }, { OP_WRITE, 1024, 512, 0 });
+
+    aio_co_wake(s->held);
+    s->held = NULL;
+    while (ret_a == -EINPROGRESS) {
+        aio_poll(qemu_get_aio_context(), true);
+    }
+    g_assert_cmpint(ret_a, ==, 0);
+    g_assert_cmpint(bs->in_flight, ==, 0);
+    g_assert_cmpint(bs->serialising_in_flight, ==, 0);
+
+    /* The write found its own tracked request: the padded range. */
+    g_assert(s->self_req_found);
+    g_assert_cmpint(s->self_req.offset, ==, 0);
+    g_assert_cmpint(s->self_req.bytes, ==, 512);
+    g_assert_cmpint(s->self_req.type, ==, BDRV_TRACKED_WRITE);
+    g_assert(s->self_req.serialising);
+    g_array_set_size(s->events, 0);
+    blk_unref(blk);
+}
+
+/* ---- §2.3: detect-zeroes and compressed writes ---- */
+
+static void test_detect_zeroes(void)
+{
+    TestConfig cfg = default_config;
+    BlockBackend *blk;
+    uint8_t zero[1024] = { 0 }, data[1024];
+
+    memset(data, 9, sizeof(data));
+    cfg.zero_flags = BDRV_REQ_MAY_UNMAP;
+    blk = blk_own(node_new(&bdrv_rec, "rec", cfg, BDRV_O_RDWR | BDRV_O_UNMAP));
+
+    /* off: a write of zeroes is a write. */
+    g_assert_cmpint(blk_pwrite(blk, 0, 1024, zero, 0), ==, 0);
+    EXPECT_OPS(blk_bs(blk), { OP_WRITE, 0, 1024, 0 });
+
+    blk_bs(blk)->detect_zeroes = BLOCKDEV_DETECT_ZEROES_OPTIONS_ON;
+    g_assert_cmpint(blk_pwrite(blk, 0, 1024, zero, 0), ==, 0);
+    g_assert_cmpint(blk_pwrite(blk, 0, 1024, data, 0), ==, 0);
+    EXPECT_OPS(blk_bs(blk), { OP_ZERO, 0, 1024, 0 },
+               { OP_WRITE, 0, 1024, 0 });
+
+    blk_bs(blk)->detect_zeroes = BLOCKDEV_DETECT_ZEROES_OPTIONS_UNMAP;
+    g_assert_cmpint(blk_pwrite(blk, 0, 1024, zero, 0), ==, 0);
+    EXPECT_OPS(blk_bs(blk), { OP_ZERO, 0, 1024, BDRV_REQ_MAY_UNMAP });
+    g_array_set_size(state(blk)->events, 0);
+    blk_unref(blk);
+}
+
+static void test_compressed(void)
+{
+    TestConfig cfg = default_config;
+    BlockBackend *blk = rec_blk(cfg);
+    uint8_t buf[4096];
+
+    memset(buf, 3, sizeof(buf));
+    g_assert_cmpint(blk_pwrite_compressed(blk, 4096, sizeof(buf), buf), ==, 0);
+    EXPECT_OPS(blk_bs(blk), { OP_COMPRESSED, 4096, 4096, 0 });
+    assert_bytes(state(blk)->data + 4096, 3, 4096);
+    g_array_set_size(state(blk)->events, 0);
+    blk_unref(blk);
+}
+
 /* ---- Driver dispatch ladder (§2.2): aio callbacks ---- */
 
 typedef struct AioTestReq {
@@ -1488,6 +1667,15 @@ static void test_validation(void)
                                 &(QEMUIOVector) { .size = SIZE_MAX }, 0),
                     ==, -EIO);
     g_assert_cmpint(bdrv_pwrite_zeroes(c, -1, 512, 0), ==, -EIO);
+    /* Unknown flags, and read flags that make no sense. */
+    g_assert_cmpint(bdrv_pread(c, 0, 512, buf, BDRV_REQ_MASK + 1), ==,
+                    -EINVAL);
+    g_assert_cmpint(bdrv_pread(c, 0, 512, buf, BDRV_REQ_FUA), ==, -EINVAL);
+    g_assert_cmpint(bdrv_pwrite(c, 0, 512, buf, BDRV_REQ_MASK + 1), ==,
+                    -EINVAL);
+    /* An unaligned zero write has to wait for its RMW: can't be NO_WAIT. */
+    g_assert_cmpint(bdrv_pwrite_zeroes(c, 100, 100, BDRV_REQ_SERIALISING |
+                                       BDRV_REQ_NO_WAIT), ==, -EINVAL);
     g_assert_cmpint(bdrv_pdiscard(c, 512, -1), ==, -EIO);
     /* A vector shorter than the request. */
     qemu_iovec_init_buf(&qiov, buf, 512);
@@ -1539,6 +1727,11 @@ int main(int argc, char **argv)
     g_test_add_func("/request-path/copy-on-read/node",
                     test_copy_on_read_node);
     g_test_add_func("/request-path/validation", test_validation);
+    g_test_add_func("/request-path/truncate/backing", test_truncate_backing);
+    g_test_add_func("/request-path/serialising/no-wait",
+                    test_serialising_no_wait);
+    g_test_add_func("/request-path/write/detect-zeroes", test_detect_zeroes);
+    g_test_add_func("/request-path/write/compressed", test_compressed);
 
     return g_test_run();
 }

@@ -31,16 +31,35 @@ static int worker_cb(void *opaque)
     return qatomic_fetch_inc(&data->n);
 }
 
+/* Long jobs block on this gate until the test opens it. */
+static QemuMutex gate_lock;
+static QemuCond gate_cond;
+static bool gate_open;
+static int long_started;
+
 static int long_cb(void *opaque)
 {
     WorkerTestData *data = opaque;
 
-    /* n: 0 queued, 1 running, 3 ran, 4 cancelled before starting. */
+    /* n: 0 queued, 1 running, 3 ran, 4 claimed by the test to cancel. */
     if (qatomic_cmpxchg(&data->n, 0, 1) == 0) {
-        g_usleep(2 * G_USEC_PER_SEC);
+        qatomic_inc(&long_started);
+        qemu_mutex_lock(&gate_lock);
+        while (!gate_open) {
+            qemu_cond_wait(&gate_cond, &gate_lock);
+        }
+        qemu_mutex_unlock(&gate_lock);
         qatomic_or(&data->n, 2);
     }
     return 0;
+}
+
+static void open_gate(void)
+{
+    qemu_mutex_lock(&gate_lock);
+    gate_open = true;
+    qemu_cond_broadcast(&gate_cond);
+    qemu_mutex_unlock(&gate_lock);
 }
 
 static void done_cb(void *opaque, int ret)
@@ -157,47 +176,57 @@ static void test_submit_many(void)
 static void do_test_cancel(bool sync)
 {
     WorkerTestData data[100];
-    int num_canceled;
+    int64_t deadline;
+    int claimed, cancelled, ran, started;
     int i;
 
-    /* Make sure the pool already has its threads. */
+    /* Make sure the pool already has threads. */
     test_submit_many();
 
-    /* Long jobs, so that some are still queued when we cancel. */
+    gate_open = false;
+    long_started = 0;
     for (i = 0; i < 100; i++) {
         data[i] = (WorkerTestData) { .n = 0, .ret = -EINPROGRESS };
         data[i].aiocb = thread_pool_submit_aio(pool, long_cb, &data[i],
                                                done_cb, &data[i]);
     }
-
-    /* Let a BH create the threads it still lacks. */
     active = 100;
-    aio_notify(ctx);
-    aio_poll(ctx, false);
 
+    /*
+     * Let the workers pick up jobs (new threads are created from a BH, so
+     * poll) until every worker is stuck at the gate: no job starts for a
+     * while.  At most 64 threads exist, so the other jobs stay queued.
+     */
+    deadline = get_clock() + 60 * NANOSECONDS_PER_SECOND;
+    started = -1;
+    while (started != qatomic_read(&long_started) || started == 0) {
+        g_assert_cmpint(get_clock(), <, deadline);
+        started = qatomic_read(&long_started);
+        aio_poll(ctx, false);
+        g_usleep(200 * 1000);
+    }
+    g_assert_cmpint(started, <=, 64);
     g_assert_cmpint(active, ==, 100);
-    g_usleep(G_USEC_PER_SEC);
-    /* 64 threads at most: some jobs run, the rest are still queued. */
-    g_assert_cmpint(active, >, 50);
 
     /* Cancel the jobs that have not started (claiming them first). */
-    num_canceled = 0;
+    claimed = 0;
     for (i = 0; i < 100; i++) {
         if (qatomic_cmpxchg(&data[i].n, 0, 4) == 0) {
             data[i].ret = -ECANCELED;
             if (sync) {
                 bdrv_aio_cancel(data[i].aiocb);
+                /* Waited for: the callback has run. */
+                g_assert_cmpint(data[i].callbacks, ==, 1);
             } else {
                 bdrv_aio_cancel_async(data[i].aiocb);
             }
-            num_canceled++;
+            claimed++;
         }
     }
-    g_assert_cmpint(active, >, 0);
-    g_assert_cmpint(num_canceled, >, 0);
-    g_assert_cmpint(num_canceled, <, 100);
+    g_assert_cmpint(claimed, ==, 100 - started);
 
     /* Cancelling running jobs does not stop them: they complete. */
+    open_gate();
     for (i = 0; i < 100; i++) {
         if (data[i].aiocb && qatomic_read(&data[i].n) < 4) {
             if (sync) {
@@ -212,18 +241,27 @@ static void do_test_cancel(bool sync)
         aio_poll(ctx, true);
     }
     g_assert_cmpint(active, ==, 0);
+    cancelled = ran = 0;
     for (i = 0; i < 100; i++) {
         /* Every request called back exactly once. */
         g_assert_cmpint(data[i].callbacks, ==, 1);
         g_assert(data[i].aiocb == NULL);
         if (data[i].n == 3) {
             g_assert_cmpint(data[i].ret, ==, 0);
+            ran++;
         } else {
-            /* Never ran. */
+            /*
+             * Claimed while queued.  Normally cancelled without running;
+             * a worker that dequeued it just before the cancel ran it, and
+             * then it completes normally.
+             */
             g_assert_cmpint(data[i].n, ==, 4);
-            g_assert_cmpint(data[i].ret, ==, -ECANCELED);
+            g_assert(data[i].ret == -ECANCELED || data[i].ret == 0);
+            cancelled += data[i].ret == -ECANCELED;
         }
     }
+    g_assert_cmpint(ran, ==, started);
+    g_assert_cmpint(cancelled, >, 0);
 }
 
 static void test_cancel(void)
@@ -282,6 +320,8 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     qemu_init_main_loop(&error_abort);
+    qemu_mutex_init(&gate_lock);
+    qemu_cond_init(&gate_cond);
     ctx = qemu_get_current_aio_context();
     pool = aio_get_thread_pool(ctx);
 
