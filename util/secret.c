@@ -118,21 +118,21 @@ static const char *const secret_props[] = {
     "data", "file", "format", "iv", "keyid",
 };
 
-static void print_help_and_exit(const char *type)
+/* "--object help" lists the types, "--object secret,help" the properties */
+static void print_help(bool types)
 {
     size_t i;
 
-    if (!strcmp(type, "help") || !strcmp(type, "?")) {
+    if (types) {
         printf("List of user creatable objects:\n  secret\n");
-    } else {
-        printf("secret options:\n");
-        for (i = 0; i < ARRAY_SIZE(secret_props); i++) {
-            printf("  %s=<%s>\n", secret_props[i],
-                   strcmp(secret_props[i], "format") ? "string"
-                                                     : "QCryptoSecretFormat");
-        }
+        return;
     }
-    exit(0);
+    printf("secret options:\n");
+    for (i = 0; i < ARRAY_SIZE(secret_props); i++) {
+        printf("  %s=<%s>\n", secret_props[i],
+               strcmp(secret_props[i], "format") ? "string"
+                                                 : "QCryptoSecretFormat");
+    }
 }
 
 /* Identifiers: a letter, then letters, digits, '-', '.' or '_'. */
@@ -251,7 +251,11 @@ static Secret *secret_load(const char *id, const char *data,
     return s;
 }
 
-static bool object_add(QDict *args, bool help, Error **errp)
+/*
+ * Create the object args describes, or with help (or type "help") print
+ * what was asked for and set *helped.  False with errp set on error.
+ */
+static bool object_add(QDict *args, bool help, bool *helped, Error **errp)
 {
     static const char *const known[] = {
         "qom-type", "id", "format", "keyid", "iv", "data", "file",
@@ -267,8 +271,10 @@ static bool object_add(QDict *args, bool help, Error **errp)
     if (!type) {
         return false;
     }
-    if (!strcmp(type, "help") || !strcmp(type, "?")) {
-        print_help_and_exit(type);
+    if (is_help_option(type)) {
+        print_help(true);
+        *helped = true;
+        return true;
     }
     if (strcmp(type, "secret")) {
         error_setg(errp, "Parameter 'qom-type' does not accept value '%s'",
@@ -276,7 +282,9 @@ static bool object_add(QDict *args, bool help, Error **errp)
         return false;
     }
     if (help) {
-        print_help_and_exit(type);
+        print_help(false);
+        *helped = true;
+        return true;
     }
 
     id = member_str(args, "id", true, errp);
@@ -350,9 +358,9 @@ static bool object_add(QDict *args, bool help, Error **errp)
 
 void user_creatable_process_cmdline(const char *cmdline)
 {
-    g_autoptr(QDict) args = NULL;
+    QDict *args;
     Error *err = NULL;
-    bool help = false;
+    bool help = false, helped = false, ok;
 
     if (cmdline[0] == '{') {
         QObject *obj = qobject_from_json(cmdline, &err);
@@ -366,9 +374,14 @@ void user_creatable_process_cmdline(const char *cmdline)
     } else {
         args = keyval_parse(cmdline, &help, &err);
     }
-    if (!args || !object_add(args, help, &err)) {
+    ok = args && object_add(args, help, &helped, &err);
+    qobject_unref(args);
+    if (!ok) {
         error_report_err(err);
         exit(1);
+    }
+    if (helped) {
+        exit(0);
     }
 }
 
