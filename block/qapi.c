@@ -1,0 +1,254 @@
+/*
+ * Image information: gathering ImageInfo from a node and printing it the
+ * way QEMU 7.2's qemu-img and qemu-io do.
+ */
+#include "qemu/osdep.h"
+#include "qemu/cutils.h"
+#include "qemu/error.h"
+#include "block/block_int.h"
+#include "block/qapi.h"
+
+void qapi_free_ImageInfo(ImageInfo *info)
+{
+    if (!info) {
+        return;
+    }
+    g_free(info->filename);
+    g_free(info->format);
+    g_free(info->backing_filename);
+    g_free(info->full_backing_filename);
+    g_free(info->backing_filename_format);
+    qapi_free_ImageInfoSpecific(info->format_specific);
+    g_free(info);
+}
+
+void bdrv_query_image_info(BlockDriverState *bs, ImageInfo **p_info,
+                           Error **errp)
+{
+    g_autoptr(ImageInfo) info = NULL;
+    BlockDriverInfo bdi;
+    Error *local_err = NULL;
+    int64_t size;
+
+    *p_info = NULL;
+
+    size = bdrv_getlength(bs);
+    if (size < 0) {
+        error_setg_errno(errp, -size, "Can't get image size '%s'",
+                         bs->exact_filename);
+        return;
+    }
+
+    bdrv_refresh_filename(bs);
+
+    info = g_new0(ImageInfo, 1);
+    info->filename = g_strdup(bs->filename);
+    info->format = g_strdup(bdrv_get_format_name(bs));
+    info->virtual_size = size;
+    info->actual_size = bdrv_get_allocated_file_size(bs);
+    info->has_actual_size = info->actual_size >= 0;
+    if (bs->encrypted) {
+        info->has_encrypted = true;
+        info->encrypted = true;
+    }
+
+    /* Drivers without get_info report neither cluster size nor dirtiness. */
+    if (bdrv_get_info(bs, &bdi) >= 0) {
+        if (bdi.cluster_size) {
+            info->has_cluster_size = true;
+            info->cluster_size = bdi.cluster_size;
+        }
+        info->has_dirty_flag = true;
+        info->dirty_flag = bdi.is_dirty;
+    }
+
+    info->format_specific = bdrv_get_specific_info(bs, &local_err);
+    if (local_err) {
+        error_propagate(errp, local_err);
+        return;
+    }
+
+    if (bs->backing_file[0]) {
+        info->backing_filename = g_strdup(bs->backing_file);
+        /*
+         * Report the resolved name whenever there is one, even when it
+         * equals the recorded one: that they match is information too.
+         */
+        info->full_backing_filename = bdrv_get_full_backing_filename(bs,
+                                                                     NULL);
+        if (bs->backing_format[0]) {
+            info->backing_filename_format = g_strdup(bs->backing_format);
+        }
+    }
+
+    *p_info = g_steal_pointer(&info);
+}
+
+/* ---- QDict form (what QEMU's QAPI output visitor produces) ---- */
+
+QDict *image_info_specific_to_qdict(const ImageInfoSpecific *info_spec)
+{
+    QDict *dict = qdict_new();
+
+    qdict_put_str(dict, "type", info_spec->type);
+    if (info_spec->data) {
+        qobject_ref(info_spec->data);
+        qdict_put_obj(dict, "data", QOBJECT(info_spec->data));
+    } else {
+        qdict_put_obj(dict, "data", QOBJECT(qdict_new()));
+    }
+    return dict;
+}
+
+QDict *image_info_to_qdict(const ImageInfo *info)
+{
+    QDict *dict = qdict_new();
+
+    /* Keys go in in QAPI schema order; QDict decides the printed order. */
+    qdict_put_str(dict, "filename", info->filename);
+    qdict_put_str(dict, "format", info->format);
+    if (info->has_dirty_flag) {
+        qdict_put_bool(dict, "dirty-flag", info->dirty_flag);
+    }
+    if (info->has_actual_size) {
+        qdict_put_int(dict, "actual-size", info->actual_size);
+    }
+    qdict_put_int(dict, "virtual-size", info->virtual_size);
+    if (info->has_cluster_size) {
+        qdict_put_int(dict, "cluster-size", info->cluster_size);
+    }
+    if (info->has_encrypted) {
+        qdict_put_bool(dict, "encrypted", info->encrypted);
+    }
+    if (info->backing_filename) {
+        qdict_put_str(dict, "backing-filename", info->backing_filename);
+    }
+    if (info->full_backing_filename) {
+        qdict_put_str(dict, "full-backing-filename",
+                      info->full_backing_filename);
+    }
+    if (info->backing_filename_format) {
+        qdict_put_str(dict, "backing-filename-format",
+                      info->backing_filename_format);
+    }
+    if (info->format_specific) {
+        qdict_put_obj(dict, "format-specific",
+                      QOBJECT(image_info_specific_to_qdict(
+                                  info->format_specific)));
+    }
+    return dict;
+}
+
+/* ---- Human form ---- */
+
+void bdrv_image_info_dump(ImageInfo *info)
+{
+    g_autofree char *size_buf = size_to_str(info->virtual_size);
+
+    printf("image: %s\n"
+           "file format: %s\n"
+           "virtual size: %s (%" PRId64 " bytes)\n",
+           info->filename, info->format, size_buf, info->virtual_size);
+    if (info->has_actual_size) {
+        g_autofree char *dsize_buf = size_to_str(info->actual_size);
+
+        printf("disk size: %s\n", dsize_buf);
+    } else {
+        printf("disk size: unavailable\n");
+    }
+    if (info->has_encrypted && info->encrypted) {
+        printf("encrypted: yes\n");
+    }
+    if (info->has_cluster_size) {
+        printf("cluster_size: %" PRId64 "\n", info->cluster_size);
+    }
+    if (info->has_dirty_flag && info->dirty_flag) {
+        printf("cleanly shut down: no\n");
+    }
+    if (info->backing_filename) {
+        printf("backing file: %s", info->backing_filename);
+        if (!info->full_backing_filename) {
+            printf(" (cannot determine actual path)");
+        } else if (strcmp(info->backing_filename,
+                          info->full_backing_filename)) {
+            printf(" (actual path: %s)", info->full_backing_filename);
+        }
+        printf("\n");
+        if (info->backing_filename_format) {
+            printf("backing file format: %s\n",
+                   info->backing_filename_format);
+        }
+    }
+    if (info->format_specific) {
+        bdrv_image_info_specific_dump(info->format_specific,
+                                      "Format specific information:\n",
+                                      stdout);
+    }
+}
+
+/* ---- Check results ---- */
+
+static void put_int_if_set(QDict *dict, const char *key, int64_t value)
+{
+    if (value) {
+        qdict_put_int(dict, key, value);
+    }
+}
+
+QDict *image_check_to_qdict(const ImageCheck *check)
+{
+    QDict *dict = qdict_new();
+
+    /* QAPI schema order; the optional members only when non-zero. */
+    qdict_put_str(dict, "filename", check->filename);
+    qdict_put_str(dict, "format", check->format);
+    qdict_put_int(dict, "check-errors", check->check_errors);
+    put_int_if_set(dict, "image-end-offset", check->image_end_offset);
+    put_int_if_set(dict, "corruptions", check->corruptions);
+    put_int_if_set(dict, "leaks", check->leaks);
+    put_int_if_set(dict, "corruptions-fixed", check->corruptions_fixed);
+    put_int_if_set(dict, "leaks-fixed", check->leaks_fixed);
+    put_int_if_set(dict, "total-clusters", check->total_clusters);
+    put_int_if_set(dict, "allocated-clusters", check->allocated_clusters);
+    put_int_if_set(dict, "fragmented-clusters", check->fragmented_clusters);
+    put_int_if_set(dict, "compressed-clusters", check->compressed_clusters);
+    return dict;
+}
+
+void bdrv_image_check_dump(const ImageCheck *check)
+{
+    if (!(check->corruptions || check->leaks || check->check_errors)) {
+        printf("No errors were found on the image.\n");
+    } else {
+        if (check->corruptions) {
+            printf("\n%" PRId64 " errors were found on the image.\n"
+                   "Data may be corrupted, or further writes to the image "
+                   "may corrupt it.\n", check->corruptions);
+        }
+        if (check->leaks) {
+            printf("\n%" PRId64 " leaked clusters were found on the image.\n"
+                   "This means waste of disk space, but no harm to data.\n",
+                   check->leaks);
+        }
+        if (check->check_errors) {
+            printf("\n%" PRId64 " internal errors have occurred during the "
+                   "check.\n", check->check_errors);
+        }
+    }
+
+    /* Statistics only from drivers that count clusters. */
+    if (check->total_clusters && check->allocated_clusters) {
+        printf("%" PRId64 "/%" PRId64 " = %0.2f%% allocated, "
+               "%0.2f%% fragmented, %0.2f%% compressed clusters\n",
+               check->allocated_clusters, check->total_clusters,
+               check->allocated_clusters * 100.0 / check->total_clusters,
+               check->fragmented_clusters * 100.0 /
+               check->allocated_clusters,
+               check->compressed_clusters * 100.0 /
+               check->allocated_clusters);
+    }
+
+    if (check->image_end_offset) {
+        printf("Image end offset: %" PRId64 "\n", check->image_end_offset);
+    }
+}
