@@ -185,3 +185,70 @@ void bdrv_image_info_dump(ImageInfo *info)
                                       stdout);
     }
 }
+
+/* ---- Check results ---- */
+
+static void put_int_if_set(QDict *dict, const char *key, int64_t value)
+{
+    if (value) {
+        qdict_put_int(dict, key, value);
+    }
+}
+
+QDict *image_check_to_qdict(const ImageCheck *check)
+{
+    QDict *dict = qdict_new();
+
+    /* QAPI schema order; the optional members only when non-zero. */
+    qdict_put_str(dict, "filename", check->filename);
+    qdict_put_str(dict, "format", check->format);
+    qdict_put_int(dict, "check-errors", check->check_errors);
+    put_int_if_set(dict, "image-end-offset", check->image_end_offset);
+    put_int_if_set(dict, "corruptions", check->corruptions);
+    put_int_if_set(dict, "leaks", check->leaks);
+    put_int_if_set(dict, "corruptions-fixed", check->corruptions_fixed);
+    put_int_if_set(dict, "leaks-fixed", check->leaks_fixed);
+    put_int_if_set(dict, "total-clusters", check->total_clusters);
+    put_int_if_set(dict, "allocated-clusters", check->allocated_clusters);
+    put_int_if_set(dict, "fragmented-clusters", check->fragmented_clusters);
+    put_int_if_set(dict, "compressed-clusters", check->compressed_clusters);
+    return dict;
+}
+
+void bdrv_image_check_dump(const ImageCheck *check)
+{
+    if (!(check->corruptions || check->leaks || check->check_errors)) {
+        printf("No errors were found on the image.\n");
+    } else {
+        if (check->corruptions) {
+            printf("\n%" PRId64 " errors were found on the image.\n"
+                   "Data may be corrupted, or further writes to the image "
+                   "may corrupt it.\n", check->corruptions);
+        }
+        if (check->leaks) {
+            printf("\n%" PRId64 " leaked clusters were found on the image.\n"
+                   "This means waste of disk space, but no harm to data.\n",
+                   check->leaks);
+        }
+        if (check->check_errors) {
+            printf("\n%" PRId64 " internal errors have occurred during the "
+                   "check.\n", check->check_errors);
+        }
+    }
+
+    /* Statistics only from drivers that count clusters. */
+    if (check->total_clusters && check->allocated_clusters) {
+        printf("%" PRId64 "/%" PRId64 " = %0.2f%% allocated, "
+               "%0.2f%% fragmented, %0.2f%% compressed clusters\n",
+               check->allocated_clusters, check->total_clusters,
+               check->allocated_clusters * 100.0 / check->total_clusters,
+               check->fragmented_clusters * 100.0 /
+               check->allocated_clusters,
+               check->compressed_clusters * 100.0 /
+               check->allocated_clusters);
+    }
+
+    if (check->image_end_offset) {
+        printf("Image end offset: %" PRId64 "\n", check->image_end_offset);
+    }
+}

@@ -697,22 +697,6 @@ static int img_info(int argc, char **argv)
 
 /* ---- check ---- */
 
-/* QEMU's ImageCheck: what a check found, absent members being zero. */
-typedef struct ImageCheck {
-    char *filename;
-    const char *format;
-    int64_t check_errors;
-    int64_t image_end_offset;
-    int64_t corruptions;
-    int64_t leaks;
-    int64_t corruptions_fixed;
-    int64_t leaks_fixed;
-    int64_t total_clusters;
-    int64_t allocated_clusters;
-    int64_t fragmented_clusters;
-    int64_t compressed_clusters;
-} ImageCheck;
-
 static int collect_image_check(BlockDriverState *bs, ImageCheck *check,
                                const char *filename, BdrvCheckMode fix)
 {
@@ -742,71 +726,11 @@ static int collect_image_check(BlockDriverState *bs, ImageCheck *check,
     return 0;
 }
 
-static void dump_human_image_check(const ImageCheck *check, bool quiet)
-{
-    if (!(check->corruptions || check->leaks || check->check_errors)) {
-        qprintf(quiet, "No errors were found on the image.\n");
-    } else {
-        if (check->corruptions) {
-            qprintf(quiet, "\n%" PRId64 " errors were found on the image.\n"
-                    "Data may be corrupted, or further writes to the image "
-                    "may corrupt it.\n", check->corruptions);
-        }
-        if (check->leaks) {
-            qprintf(quiet, "\n%" PRId64 " leaked clusters were found on the "
-                    "image.\nThis means waste of disk space, but no harm to "
-                    "data.\n", check->leaks);
-        }
-        if (check->check_errors) {
-            qprintf(quiet, "\n%" PRId64 " internal errors have occurred "
-                    "during the check.\n", check->check_errors);
-        }
-    }
-
-    if (check->total_clusters && check->allocated_clusters) {
-        qprintf(quiet, "%" PRId64 "/%" PRId64 " = %0.2f%% allocated, "
-                "%0.2f%% fragmented, %0.2f%% compressed clusters\n",
-                check->allocated_clusters, check->total_clusters,
-                check->allocated_clusters * 100.0 / check->total_clusters,
-                check->fragmented_clusters * 100.0 /
-                check->allocated_clusters,
-                check->compressed_clusters * 100.0 /
-                check->allocated_clusters);
-    }
-
-    if (check->image_end_offset) {
-        qprintf(quiet, "Image end offset: %" PRId64 "\n",
-                check->image_end_offset);
-    }
-}
-
-static void put_int_if_set(QDict *dict, const char *key, int64_t value)
-{
-    if (value) {
-        qdict_put_int(dict, key, value);
-    }
-}
-
 static void dump_json_image_check(const ImageCheck *check, bool quiet)
 {
-    g_autoptr(QDict) dict = qdict_new();
-    GString *str;
+    g_autoptr(QDict) dict = image_check_to_qdict(check);
+    GString *str = qobject_to_json_pretty(QOBJECT(dict), true);
 
-    /* QAPI schema order; optional members only when non-zero. */
-    qdict_put_str(dict, "filename", check->filename);
-    qdict_put_str(dict, "format", check->format);
-    qdict_put_int(dict, "check-errors", check->check_errors);
-    put_int_if_set(dict, "image-end-offset", check->image_end_offset);
-    put_int_if_set(dict, "corruptions", check->corruptions);
-    put_int_if_set(dict, "leaks", check->leaks);
-    put_int_if_set(dict, "corruptions-fixed", check->corruptions_fixed);
-    put_int_if_set(dict, "leaks-fixed", check->leaks_fixed);
-    put_int_if_set(dict, "total-clusters", check->total_clusters);
-    put_int_if_set(dict, "allocated-clusters", check->allocated_clusters);
-    put_int_if_set(dict, "fragmented-clusters", check->fragmented_clusters);
-    put_int_if_set(dict, "compressed-clusters", check->compressed_clusters);
-
-    str = qobject_to_json_pretty(QOBJECT(dict), true);
     qprintf(quiet, "%s\n", str->str);
     g_string_free(str, true);
 }
@@ -925,7 +849,9 @@ static int img_check(int argc, char **argv)
 
     if (!ret) {
         if (output_format == OFORMAT_HUMAN) {
-            dump_human_image_check(&check, quiet);
+            if (!quiet) {
+                bdrv_image_check_dump(&check);
+            }
         } else {
             dump_json_image_check(&check, quiet);
         }

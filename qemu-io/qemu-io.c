@@ -299,22 +299,6 @@ static char *fetchline(void)
 }
 
 /*
- * Is stdin something poll(2) always reports readable (a regular file,
- * /dev/null, ...)?  epoll refuses to watch those, so there is no point in
- * waiting for them.
- */
-static bool stdin_always_readable(void)
-{
-    struct stat st;
-
-    if (fstat(STDIN_FILENO, &st) < 0) {
-        return true;
-    }
-    return !S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode) &&
-           !isatty(STDIN_FILENO);
-}
-
-/*
  * Commands from a pipe or file.  The prompt is printed and stdout flushed
  * before each line is read, so a reader that waits for "qemu-io> " sees
  * the complete output of the previous command.  The main loop runs while
@@ -322,7 +306,6 @@ static bool stdin_always_readable(void)
  */
 static int command_loop_stdio(void)
 {
-    bool always_readable = stdin_always_readable();
     bool fetchable = false, prompted = false;
     int last_error = 0;
 
@@ -333,17 +316,12 @@ static int command_loop_stdio(void)
         if (!prompted) {
             printf("%s", get_prompt());
             fflush(stdout);
-            if (always_readable) {
-                fetchable = true;
-            } else {
-                qemu_set_fd_handler(STDIN_FILENO, prep_fetchline, NULL,
-                                    &fetchable);
-            }
+            qemu_set_fd_handler(STDIN_FILENO, prep_fetchline, NULL,
+                                &fetchable);
             prompted = true;
         }
 
-        /* One iteration even when input is ready, as QEMU's loop does */
-        main_loop_wait(fetchable);
+        main_loop_wait(false);
         if (!fetchable) {
             continue;
         }
@@ -359,9 +337,7 @@ static int command_loop_stdio(void)
         prompted = false;
         fetchable = false;
     }
-    if (!always_readable) {
-        qemu_set_fd_handler(STDIN_FILENO, NULL, NULL, NULL);
-    }
+    qemu_set_fd_handler(STDIN_FILENO, NULL, NULL, NULL);
     return last_error;
 }
 

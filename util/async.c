@@ -455,6 +455,12 @@ AioContext *aio_context_new(Error **errp)
     int ret;
 
     ctx = (AioContext *)g_source_new(&aio_source_funcs, sizeof(AioContext));
+    /*
+     * aio_poll() may run from inside our own dispatch (nested event
+     * loops); without this GLib would also drop and re-add the poll fd
+     * around every dispatch.
+     */
+    g_source_set_can_recurse(&ctx->source, true);
     QSLIST_INIT(&ctx->bh_list);
     QSIMPLEQ_INIT(&ctx->bh_slice_list);
     QSLIST_INIT(&ctx->scheduled_coroutines);

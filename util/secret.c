@@ -71,13 +71,20 @@ static QDict *keyval_parse(const char *params, bool *help, Error **errp)
         char *value;
 
         if (first && s[len] != '=') {
-            s = get_opt_value(s, &value);
+            /* QEMU: an implied value ends at the first ',' (no ",,") */
+            value = g_strndup(s, len);
+            s += len;
             qdict_put_str(args, "qom-type", value);
             g_free(value);
         } else if (s[len] != '=') {
             key = g_strndup(s, len);
             if (!is_help_option(key)) {
-                error_setg(errp, "Expected '=' after parameter '%s'", key);
+                if (!keyval_key_valid(key, len)) {
+                    error_setg(errp, "Invalid parameter '%s'", key);
+                } else {
+                    error_setg(errp, "Expected '=' after parameter '%s'",
+                               key);
+                }
                 return NULL;
             }
             *help = true;
@@ -111,21 +118,21 @@ static const char *const secret_props[] = {
     "data", "file", "format", "iv", "keyid",
 };
 
-static void print_help_and_exit(const char *type)
+/* "--object help" lists the types, "--object secret,help" the properties */
+static void print_help(bool types)
 {
     size_t i;
 
-    if (!strcmp(type, "help") || !strcmp(type, "?")) {
+    if (types) {
         printf("List of user creatable objects:\n  secret\n");
-    } else {
-        printf("secret options:\n");
-        for (i = 0; i < ARRAY_SIZE(secret_props); i++) {
-            printf("  %s=<%s>\n", secret_props[i],
-                   strcmp(secret_props[i], "format") ? "string"
-                                                     : "QCryptoSecretFormat");
-        }
+        return;
     }
-    exit(0);
+    printf("secret options:\n");
+    for (i = 0; i < ARRAY_SIZE(secret_props); i++) {
+        printf("  %s=<%s>\n", secret_props[i],
+               strcmp(secret_props[i], "format") ? "string"
+                                                 : "QCryptoSecretFormat");
+    }
 }
 
 /* Identifiers: a letter, then letters, digits, '-', '.' or '_'. */
@@ -150,7 +157,8 @@ static const char *member_str(QDict *args, const char *name, bool required,
 {
     QObject *obj = qdict_get(args, name);
 
-    if (!obj) {
+    /* "name.x=..." made a dict: QEMU skips it and reports it as left over */
+    if (!obj || qobject_type(obj) == QTYPE_QDICT) {
         if (required) {
             error_setg(errp, "Parameter '%s' is missing", name);
         }
@@ -171,7 +179,8 @@ static bool base64_valid(const char *s, size_t len)
 }
 
 /* The secret's bytes from data or file, decoded as format says. */
-static Secret *secret_load(const char *data, const char *file,
+static Secret *secret_load(const char *id, const char *data,
+                           const char *file,
                            const char *format, const char *keyid,
                            const char *iv, Error **errp)
 {
@@ -202,6 +211,11 @@ static Secret *secret_load(const char *data, const char *file,
         g_autofree uint8_t *key = NULL;
         size_t keylen;
 
+        /* QEMU registers the object first: it finds itself, empty */
+        if (!strcmp(keyid, id)) {
+            error_setg(errp, "Secret with id '%s' has no data", id);
+            return NULL;
+        }
         if (qcrypto_secret_lookup(keyid, &key, &keylen, errp) < 0) {
             return NULL;
         }
@@ -237,7 +251,11 @@ static Secret *secret_load(const char *data, const char *file,
     return s;
 }
 
-static bool object_add(QDict *args, bool help, Error **errp)
+/*
+ * Create the object args describes, or with help (or type "help") print
+ * what was asked for and set *helped.  False with errp set on error.
+ */
+static bool object_add(QDict *args, bool help, bool *helped, Error **errp)
 {
     static const char *const known[] = {
         "qom-type", "id", "format", "keyid", "iv", "data", "file",
@@ -253,8 +271,10 @@ static bool object_add(QDict *args, bool help, Error **errp)
     if (!type) {
         return false;
     }
-    if (!strcmp(type, "help") || !strcmp(type, "?")) {
-        print_help_and_exit(type);
+    if (is_help_option(type)) {
+        print_help(true);
+        *helped = true;
+        return true;
     }
     if (strcmp(type, "secret")) {
         error_setg(errp, "Parameter 'qom-type' does not accept value '%s'",
@@ -262,7 +282,9 @@ static bool object_add(QDict *args, bool help, Error **errp)
         return false;
     }
     if (help) {
-        print_help_and_exit(type);
+        print_help(false);
+        *helped = true;
+        return true;
     }
 
     id = member_str(args, "id", true, errp);
@@ -310,6 +332,11 @@ static bool object_add(QDict *args, bool help, Error **errp)
                        qdict_entry_key(e));
             return false;
         }
+        if (qobject_type(qdict_entry_value(e)) == QTYPE_QDICT) {
+            error_setg(errp, "Parameters '%s.*' are unexpected",
+                       qdict_entry_key(e));
+            return false;
+        }
     }
 
     if (secrets && g_hash_table_contains(secrets, id)) {
@@ -317,7 +344,7 @@ static bool object_add(QDict *args, bool help, Error **errp)
                    "(type 'container')", id);
         return false;
     }
-    s = secret_load(data, file, format, keyid, iv, errp);
+    s = secret_load(id, data, file, format, keyid, iv, errp);
     if (!s) {
         return false;
     }
@@ -331,9 +358,9 @@ static bool object_add(QDict *args, bool help, Error **errp)
 
 void user_creatable_process_cmdline(const char *cmdline)
 {
-    g_autoptr(QDict) args = NULL;
+    QDict *args;
     Error *err = NULL;
-    bool help = false;
+    bool help = false, helped = false, ok;
 
     if (cmdline[0] == '{') {
         QObject *obj = qobject_from_json(cmdline, &err);
@@ -347,9 +374,14 @@ void user_creatable_process_cmdline(const char *cmdline)
     } else {
         args = keyval_parse(cmdline, &help, &err);
     }
-    if (!args || !object_add(args, help, &err)) {
+    ok = args && object_add(args, help, &helped, &err);
+    qobject_unref(args);
+    if (!ok) {
         error_report_err(err);
         exit(1);
+    }
+    if (helped) {
+        exit(0);
     }
 }
 

@@ -26,18 +26,18 @@ static char *trace_file_name;
 /*
  * Enable (or, with a leading '-', disable) the events matching line.  A
  * name without '*' that matches nothing is warned about; where is the
- * events file and line it came from (NULL on the command line).
+ * events file and line it came from (NULL on the command line).  Returns
+ * true for "help": the caller lists the events (none) and exits.
  */
-static void trace_enable_events(const char *line, const char *where)
+static bool trace_enable_events(const char *line, const char *where)
 {
     const char *name = line[0] == '-' ? line + 1 : line;
 
     if (is_help_option(line)) {
-        /* the list of events is empty */
-        exit(0);
+        return true;
     }
     if (strchr(name, '*')) {
-        return;
+        return false;
     }
     if (where) {
         fprintf(stderr, "%s:%s: warning: trace event '%s' does not exist\n",
@@ -45,16 +45,21 @@ static void trace_enable_events(const char *line, const char *where)
     } else {
         warn_report("trace event '%s' does not exist", name);
     }
+    return false;
 }
 
-/* One event name or pattern per line; empty lines and '#' comments skip. */
-static void trace_init_events(const char *fname)
+/*
+ * One event name or pattern per line; empty lines and '#' comments skip.
+ * Returns true if a line asked for help.
+ */
+static bool trace_init_events(const char *fname)
 {
     g_autofree char *line = NULL;
     size_t size = 0;
     ssize_t len;
     FILE *fp;
     int lineno = 0;
+    bool help = false;
 
     fp = fopen(fname, "r");
     if (!fp) {
@@ -62,7 +67,7 @@ static void trace_init_events(const char *fname)
                 strerror(errno));
         exit(1);
     }
-    while ((len = getline(&line, &size, fp)) != -1) {
+    while (!help && (len = getline(&line, &size, fp)) != -1) {
         g_autofree char *where = NULL;
 
         lineno++;
@@ -73,26 +78,28 @@ static void trace_init_events(const char *fname)
             continue;
         }
         where = g_strdup_printf("%s:%d", fname, lineno);
-        trace_enable_events(line, where);
+        help = trace_enable_events(line, where);
     }
     fclose(fp);
+    return help;
 }
 
 void trace_opt_parse(const char *optarg)
 {
     QemuOpts *opts = qemu_opts_parse_noisily(&trace_opts, optarg, true);
     const char *value;
+    bool help = false;
 
     if (!opts) {
         exit(1);
     }
     value = qemu_opt_get(opts, "enable");
     if (value) {
-        trace_enable_events(value, NULL);
+        help = trace_enable_events(value, NULL);
     }
     value = qemu_opt_get(opts, "events");
-    if (value) {
-        trace_init_events(value);
+    if (!help && value) {
+        help = trace_init_events(value);
     }
     value = qemu_opt_get(opts, "file");
     if (value) {
@@ -100,6 +107,11 @@ void trace_opt_parse(const char *optarg)
         trace_file_name = g_strdup(value);
     }
     qemu_opts_del(opts);
+    if (help) {
+        /* the list of events is empty */
+        g_free(trace_file_name);
+        exit(0);
+    }
 }
 
 void trace_init_file(void)

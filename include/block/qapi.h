@@ -51,6 +51,27 @@ QDict *image_info_specific_to_qdict(const ImageInfoSpecific *info_spec);
 /* "image: ...", "file format: ...", ... on stdout, as qemu-img info. */
 void bdrv_image_info_dump(ImageInfo *info);
 
+/* QEMU's ImageCheck: what qemu-img check found; zero members are absent. */
+typedef struct ImageCheck {
+    char *filename;
+    const char *format;
+    int64_t check_errors;
+    int64_t image_end_offset;
+    int64_t corruptions;
+    int64_t leaks;
+    int64_t corruptions_fixed;
+    int64_t leaks_fixed;
+    int64_t total_clusters;
+    int64_t allocated_clusters;
+    int64_t fragmented_clusters;
+    int64_t compressed_clusters;
+} ImageCheck;
+
+/* The QDict of QEMU's QAPI visitor (check-errors always present). */
+QDict *image_check_to_qdict(const ImageCheck *check);
+/* The human report of qemu-img check on stdout. */
+void bdrv_image_check_dump(const ImageCheck *check);
+
 /*
  * Print the format-specific data of info_spec to f the way QEMU 7.2 does
  * after "Format specific information:": one "key: value" line per member,
