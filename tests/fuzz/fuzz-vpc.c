@@ -5,7 +5,9 @@
  * file protocol as /proc/self/fd/N).  A differencing image gets a null-co
  * parent, so that fuzzed parent locators never open host files.  After
  * the open: reads spread over the disk and block status from the start,
- * both bounded, so that huge virtual sizes stay fast.
+ * both bounded, so that huge virtual sizes stay fast.  Inputs of odd
+ * length are also opened read-write and written to (allocation, bitmap
+ * updates and the footer move on damaged images).
  */
 #include "qemu/osdep.h"
 #include <sys/mman.h>
@@ -55,6 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     Error *err = NULL;
     QDict *opts;
     int64_t len, off, pnum;
+    bool writable = size % 2;
 
     if (size > FUZZ_MAX_INPUT) {
         return 0;
@@ -70,14 +73,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     qdict_put_str(opts, "file.filename", image_path);
     qdict_put_str(opts, "file.locking", "off");
     qdict_put_str(opts, "backing", "fuzz-parent");
-    blk = blk_new_open(NULL, NULL, opts, 0, &err);
+    blk = blk_new_open(NULL, NULL, opts, writable ? BDRV_O_RDWR : 0, &err);
     if (!blk) {
         error_free(err);
         return 0;
     }
 
-    buf = g_malloc(FUZZ_READ_CHUNK);
+    buf = g_malloc0(FUZZ_READ_CHUNK);
     len = blk_getlength(blk);
+    if (writable && len > 0) {
+        /* A new block at the end, part of one in the middle, sector 0. */
+        blk_pwrite(blk, QEMU_ALIGN_DOWN(len - 1, BDRV_SECTOR_SIZE),
+                   MIN(len, BDRV_SECTOR_SIZE), buf, 0);
+        blk_pwrite(blk, QEMU_ALIGN_DOWN(len / 2, BDRV_SECTOR_SIZE) + 100,
+                   MIN(len / 2, 3000), buf, 0);
+        blk_pwrite(blk, 0, MIN(len, 4096), buf, 0);
+    }
     for (int i = 0; i < FUZZ_READS && len > 0; i++) {
         off = QEMU_ALIGN_DOWN(len / FUZZ_READS * i, BDRV_SECTOR_SIZE);
         blk_pread(blk, off, MIN(FUZZ_READ_CHUNK, len - off), buf, 0);

@@ -359,6 +359,56 @@ static void test_dynamic_allocation(void)
     g_assert_cmpint(b2->len, ==, b->len);
 }
 
+static int64_t file_length(const char *name)
+{
+    g_autofree char *path = path_of(name);
+    struct stat st;
+
+    g_assert_cmpint(stat(path, &st), ==, 0);
+    return st.st_size;
+}
+
+/*
+ * New blocks go into space reserved behind the last block (one flush per
+ * reservation); closing, or reopening read-only, gives QEMU's layout back
+ * (2048 + 2 * (512 + 2 MiB) + 512 bytes for two blocks).
+ */
+static void test_dynamic_reserve(void)
+{
+    int64_t qemu_len = 2048 + 2 * (512 + 2 * MiB) + 512;
+    uint64_t perm, shared;
+    BlockBackend *blk;
+
+    g_assert_cmpint(create("res.vhd", NULL, NULL, 64 * MiB, NULL), ==, 0);
+    blk = open_img("res.vhd", BDRV_O_RDWR, NULL, NULL);
+    fill(blk, 0, 4096, 0x11);
+    fill(blk, 10 * MiB, 4096, 0x22);
+    g_assert_cmpint(file_length("res.vhd"), >, qemu_len);
+
+    /* As qemu-io's "reopen -r": the user drops its write permission. */
+    blk_get_perm(blk, &perm, &shared);
+    g_assert_cmpint(blk_set_perm(blk, perm & ~BLK_PERM_WRITE, shared,
+                                 &error_abort), ==, 0);
+    g_assert_cmpint(bdrv_reopen_set_read_only(blk_bs(blk), true,
+                                              &error_abort), ==, 0);
+    g_assert_cmpint(file_length("res.vhd"), ==, qemu_len);
+    expect(blk, 10 * MiB, 4096, 0x22);
+    g_assert_cmpint(bdrv_reopen_set_read_only(blk_bs(blk), false,
+                                              &error_abort), ==, 0);
+    g_assert_cmpint(blk_set_perm(blk, perm, shared, &error_abort), ==, 0);
+    fill(blk, 20 * MiB, 4096, 0x33);
+    g_assert_cmpint(file_length("res.vhd"), >, qemu_len + 512 + 2 * MiB);
+    blk_unref(blk);
+    g_assert_cmpint(file_length("res.vhd"), ==, qemu_len + 512 + 2 * MiB);
+
+    blk = open_img("res.vhd", 0, NULL, NULL);
+    expect(blk, 0, 4096, 0x11);
+    expect(blk, 10 * MiB, 4096, 0x22);
+    expect(blk, 20 * MiB, 4096, 0x33);
+    expect(blk, 4096, 10 * MiB - 4096, 0);
+    blk_unref(blk);
+}
+
 /* The creator application and force_size_calc decide the size. */
 static void test_size_rules(void)
 {
@@ -906,6 +956,7 @@ int main(int argc, char **argv)
     g_test_add_func("/vpc/create/fixed", test_create_fixed);
     g_test_add_func("/vpc/create/force-size", test_create_force_size);
     g_test_add_func("/vpc/dynamic/allocation", test_dynamic_allocation);
+    g_test_add_func("/vpc/dynamic/reserve", test_dynamic_reserve);
     g_test_add_func("/vpc/size-rules", test_size_rules);
     g_test_add_func("/vpc/open-errors", test_open_errors);
     g_test_add_func("/vpc/diff/create", test_diff_create);

@@ -567,6 +567,14 @@ def corpus(d):
                     locator_for('MacX', '/nonexistent/p.vhd')])
     save('diff-8k-blocks.vhd', img.build())
     img = Image(size, block_size=4096)
+    img.write(512, pattern(6, 1024))
+    img.set_parent(parent_footer, 'p.vhd',
+                   [Locator('MacX', b'file://localhost/p%20q.vhd', 'bytes'),
+                    Locator('Wi2k', b'C:\\vms\\p.vhd', 'bytes'),
+                    Locator('Mac ', b'alias record')])
+    img.locators_at_end = True
+    save('diff-locators-at-end.vhd', img.build())
+    img = Image(size, block_size=4096)
     img.write(0, pattern(5, 4096))
     b = bytearray(img.build())
     struct.pack_into('>I', b, 1536, 1)       # BAT entry into the header
