@@ -537,6 +537,7 @@ static int vpc_open(BlockDriverState *bs, QDict *options, int flags,
 
     qemu_co_mutex_init(&s->lock);
     qemu_co_queue_init(&s->alloc_queue);
+    qemu_co_queue_init(&s->reserve_queue);
 
     ret = bdrv_open_file_child(NULL, options, "file", bs, errp);
     if (ret < 0) {
@@ -694,38 +695,54 @@ static int coroutine_fn vpc_co_preadv_part(BlockDriverState *bs,
 }
 
 /*
- * Make room for at least one block at host_free_offset: reserve space for
- * up to VPC_RESERVE_BYTES of blocks (never more than the BAT can still
- * use) by moving the footer behind it, zero what the old file had there,
- * and flush, so that the new file size is stable before a BAT entry can
- * point into it.  Called with s->allocating set and s->lock dropped.
+ * Space for new blocks is reserved ahead, up to VPC_RESERVE_BYTES of
+ * blocks at a time (never more than the BAT can still use): the footer
+ * moves behind it, whatever the file had there is zeroed, and a flush
+ * makes the new file size stable.  A block placed in reserved space then
+ * needs no flush before its BAT entry: if a crash loses its bitmap, that
+ * reads as zeroes, an empty bitmap.  QEMU instead flushes after each of
+ * the three writes of every new block.
+ *
+ * The next reservation starts in the background once half of the
+ * current one is used, so that sequential writers rarely wait for it.
  */
+
+/* Reserve from host_ready_end on; called with s->reserving set. */
 static int coroutine_fn vpc_co_reserve(BlockDriverState *bs)
 {
     BDRVVPCState *s = bs->opaque;
     int64_t span = (int64_t)s->bitmap_size + s->block_size;
     int64_t n = MAX(VPC_RESERVE_BYTES / span, 1);
-    int64_t unused = 0, file_len, end, stale_end;
+    int64_t start, end, reserved, unused = 0, file_len, stale_end;
     int ret;
 
-    for (uint32_t i = 0; i < s->max_table_entries && unused < n; i++) {
+    qemu_co_mutex_lock(&s->lock);
+    start = s->host_ready_end;
+    /* Blocks already reserved count against the unused BAT entries. */
+    reserved = (start - s->host_free_offset) / span;
+    for (uint32_t i = 0; i < s->max_table_entries && unused < n + reserved;
+         i++) {
         unused += s->bat[i] == VHD_BAT_UNUSED;
     }
-    end = s->host_free_offset + MAX(MIN(n, unused), 1) * span;
+    qemu_co_mutex_unlock(&s->lock);
+    if (unused <= reserved) {
+        return 0;
+    }
+    end = start + MIN(unused - reserved, n) * span;
 
     file_len = bdrv_getlength(bs->file->bs);
     if (file_len < 0) {
         return file_len;
     }
+    /* The new footer first: the file must always end in one. */
     ret = bdrv_co_pwrite(bs->file, end, VHD_FOOTER_SIZE, s->footer_buf, 0);
     if (ret < 0) {
         return ret;
     }
-    /* Old contents (usually the footer) must not pass for a bitmap. */
+    /* Old contents (the old footer) must not pass for a bitmap. */
     stale_end = MIN(file_len, end);
-    if (stale_end > s->host_free_offset) {
-        ret = bdrv_co_pwrite_zeroes(bs->file, s->host_free_offset,
-                                    stale_end - s->host_free_offset, 0);
+    if (stale_end > start) {
+        ret = bdrv_co_pwrite_zeroes(bs->file, start, stale_end - start, 0);
         if (ret < 0) {
             return ret;
         }
@@ -734,8 +751,65 @@ static int coroutine_fn vpc_co_reserve(BlockDriverState *bs)
     if (ret < 0) {
         return ret;
     }
+
+    qemu_co_mutex_lock(&s->lock);
     s->host_ready_end = end;
     s->host_footer_offset = end;
+    qemu_co_mutex_unlock(&s->lock);
+    return 0;
+}
+
+static void coroutine_fn vpc_co_reserve_entry(void *opaque)
+{
+    BlockDriverState *bs = opaque;
+    BDRVVPCState *s = bs->opaque;
+
+    /* A failure here is met again, and reported, by the next allocation. */
+    vpc_co_reserve(bs);
+
+    qemu_co_mutex_lock(&s->lock);
+    s->reserving = false;
+    qemu_co_queue_restart_all(&s->reserve_queue);
+    qemu_co_mutex_unlock(&s->lock);
+    bdrv_dec_in_flight(bs);
+}
+
+/*
+ * Make sure [host_free_offset, host_end) is reserved, and start the next
+ * reservation early.  Called and returns with s->lock held.
+ */
+static int coroutine_fn vpc_co_ensure_reserved(BlockDriverState *bs,
+                                               int64_t host_end)
+{
+    BDRVVPCState *s = bs->opaque;
+    int ret;
+
+    while (host_end > s->host_ready_end) {
+        if (s->reserving) {
+            qemu_co_queue_wait(&s->reserve_queue, &s->lock);
+            continue;
+        }
+        s->reserving = true;
+        qemu_co_mutex_unlock(&s->lock);
+        ret = vpc_co_reserve(bs);
+        qemu_co_mutex_lock(&s->lock);
+        s->reserving = false;
+        qemu_co_queue_restart_all(&s->reserve_queue);
+        if (ret < 0) {
+            return ret;
+        }
+        if (host_end > s->host_ready_end) {
+            return -ENOSPC;
+        }
+    }
+
+    if (!s->reserving &&
+        s->host_ready_end - host_end < VPC_RESERVE_BYTES / 2) {
+        s->reserving = true;
+        bdrv_inc_in_flight(bs);
+        aio_co_schedule(bdrv_get_aio_context(bs),
+                        qemu_coroutine_create(vpc_co_reserve_entry, bs));
+    }
     return 0;
 }
 
@@ -746,7 +820,7 @@ int coroutine_fn vpc_co_alloc_block(BlockDriverState *bs, uint32_t index,
     g_autofree uint8_t *bitmap = NULL;
     int64_t host, host_end;
     uint32_t bat_entry;
-    int ret = 0;
+    int ret;
 
     while (s->allocating) {
         qemu_co_queue_wait(&s->alloc_queue, &s->lock);
@@ -763,17 +837,9 @@ int coroutine_fn vpc_co_alloc_block(BlockDriverState *bs, uint32_t index,
     }
 
     s->allocating = true;
+    ret = vpc_co_ensure_reserved(bs, host_end);
     qemu_co_mutex_unlock(&s->lock);
 
-    /*
-     * Only the file size needs a flush before the BAT entry: the bitmap
-     * of a block in reserved space reads as zeroes until written, which
-     * is a correct (empty) bitmap.  QEMU flushes after each of the three
-     * writes instead.
-     */
-    if (host_end > s->host_ready_end) {
-        ret = vpc_co_reserve(bs);
-    }
     if (ret >= 0 && s->bitmap_size) {
         bitmap = g_malloc(s->bitmap_size);
         memset(bitmap, zero_bitmap ? 0 : 0xff, s->bitmap_size);

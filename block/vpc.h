@@ -174,9 +174,12 @@ typedef struct BDRVVPCState {
     /* End of the header, BAT and locators: blocks may not start before. */
     int64_t host_meta_end;
 
-    /* One allocation at a time, so that the footer always ends the file. */
+    /* One allocation at a time. */
     bool allocating;
     CoQueue alloc_queue;
+    /* A reservation (vpc_co_reserve) is in flight; others wait here. */
+    bool reserving;
+    CoQueue reserve_queue;
 
     /*
      * Dynamic images: blocks whose bitmap is known to be all ones (QEMU
