@@ -601,6 +601,52 @@ fail:
     return ret;
 }
 
+/*
+ * Give the file QEMU's layout again (the footer right after the last
+ * block) when space was reserved beyond it.  Failure leaves a valid
+ * image, only longer.
+ */
+static void vpc_trim(BlockDriverState *bs)
+{
+    BDRVVPCState *s = bs->opaque;
+
+    if (s->host_footer_offset <= s->host_free_offset ||
+        !(bs->open_flags & BDRV_O_RDWR)) {
+        return;
+    }
+    if (bdrv_pwrite(bs->file, s->host_free_offset, VHD_FOOTER_SIZE,
+                    s->footer_buf, 0) < 0 ||
+        bdrv_flush(bs->file->bs) < 0 ||
+        bdrv_truncate(bs->file, s->host_free_offset + VHD_FOOTER_SIZE, true,
+                      PREALLOC_MODE_OFF, 0, NULL) < 0) {
+        return;
+    }
+    s->host_footer_offset = s->host_free_offset;
+    s->host_ready_end = s->host_free_offset;
+}
+
+static void vpc_close(BlockDriverState *bs)
+{
+    BDRVVPCState *s = bs->opaque;
+
+    if (s->bat) {
+        vpc_trim(bs);
+    }
+    vpc_diff_close(bs);
+    g_free(s->bat);
+    g_free(s->bitmap_full);
+}
+
+static int vpc_reopen_prepare(BDRVReopenState *state,
+                              BlockReopenQueue *queue, Error **errp)
+{
+    /* Still writable here: leave the file as QEMU lays it out. */
+    if (!(state->flags & BDRV_O_RDWR)) {
+        vpc_trim(state->bs);
+    }
+    return 0;
+}
+
 static void vpc_refresh_limits(BlockDriverState *bs, Error **errp)
 {
     BDRVVPCState *s = bs->opaque;
@@ -864,52 +910,6 @@ int coroutine_fn vpc_co_alloc_block(BlockDriverState *bs, uint32_t index,
     s->allocating = false;
     qemu_co_queue_restart_all(&s->alloc_queue);
     return ret < 0 ? ret : 0;
-}
-
-/*
- * Give the file QEMU's layout again (the footer right after the last
- * block) when space was reserved beyond it.  Failure leaves a valid
- * image, only longer.
- */
-static void vpc_trim(BlockDriverState *bs)
-{
-    BDRVVPCState *s = bs->opaque;
-
-    if (s->host_footer_offset <= s->host_free_offset ||
-        !(bs->open_flags & BDRV_O_RDWR)) {
-        return;
-    }
-    if (bdrv_pwrite(bs->file, s->host_free_offset, VHD_FOOTER_SIZE,
-                    s->footer_buf, 0) < 0 ||
-        bdrv_flush(bs->file->bs) < 0 ||
-        bdrv_truncate(bs->file, s->host_free_offset + VHD_FOOTER_SIZE, true,
-                      PREALLOC_MODE_OFF, 0, NULL) < 0) {
-        return;
-    }
-    s->host_footer_offset = s->host_free_offset;
-    s->host_ready_end = s->host_free_offset;
-}
-
-static void vpc_close(BlockDriverState *bs)
-{
-    BDRVVPCState *s = bs->opaque;
-
-    if (s->bat) {
-        vpc_trim(bs);
-    }
-    vpc_diff_close(bs);
-    g_free(s->bat);
-    g_free(s->bitmap_full);
-}
-
-static int vpc_reopen_prepare(BDRVReopenState *state,
-                              BlockReopenQueue *queue, Error **errp)
-{
-    /* Still writable here: leave the file as QEMU lays it out. */
-    if (!(state->flags & BDRV_O_RDWR)) {
-        vpc_trim(state->bs);
-    }
-    return 0;
 }
 
 /*
