@@ -5,10 +5,11 @@ set -eu
 build=${1:-build}
 demo="$build/demo"
 mkdir -p "$demo"
-img="$demo/demo.raw"
+img="$demo/demo.vhd"
 if [ ! -f "$img" ]; then
-    "$build/qemu-img" create -q -f raw "$img" 64M
-    "$build/qemu-io" -f raw -c "write -q -P 0x61 0 64k" "$img"
+    # A dynamic VHD with one allocated block, so 'map' has something to show.
+    "$build/qemu-img" create -q -f vpc "$img" 64M
+    "$build/qemu-io" -f vpc -c "write -q -P 0x61 0 64k" "$img"
 fi
 echo "qemu-io on $img (type 'help' for commands, 'quit' to leave)" >&2
-exec "$build/qemu-io" -f raw "$img"
+exec "$build/qemu-io" -f vpc "$img"
