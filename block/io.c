@@ -2131,8 +2131,10 @@ static AioContext *parent_aio_context(BdrvChild *c)
     return bdrv_get_aio_context(c->bs);
 }
 
-/* Parents a drain of bs skips: where it came from, and node parents
- * during drain_all (each node is quiesced on its own then). */
+/*
+ * Parents a drain of bs skips: where it came from, and node parents
+ * during drain_all (each node is quiesced on its own then).
+ */
 static inline bool skip_parent(BdrvChild *c, BdrvChild *ignore,
                                bool ignore_bds_parents)
 {

@@ -1413,8 +1413,10 @@ static int img_bench(int argc, char **argv)
 
     gettimeofday(&t1, NULL);
     bench_cb(&data, 0);
-    /* Only block completions matter here: poll the node's context
-     * directly rather than through a GLib main-loop iteration. */
+    /*
+     * Only block completions matter here: poll the node's context
+     * directly rather than through a GLib main-loop iteration.
+     */
     while (data.n > 0) {
         aio_poll(blk_get_aio_context(blk), true);
     }

@@ -233,7 +233,7 @@ void error_append_hint(Error *const *errp, const char *fmt, ...)
     if (!errp || !*errp) {
         return;
     }
-    /* Hints on &error_fatal/&error_abort would never be seen: use ERRP_GUARD. */
+    /* Hints on &error_fatal/&error_abort are never seen: use ERRP_GUARD. */
     assert(errp != &error_fatal && errp != &error_abort);
     if (!(*errp)->hint) {
         (*errp)->hint = g_string_new(NULL);

@@ -362,7 +362,7 @@ int bdrv_replace_node(BlockDriverState *from, BlockDriverState *to,
 /* Close every node (at exit). */
 void bdrv_close_all(void);
 
-/* Iterate over all nodes that have a parent BlockBackend or are monitor-owned. */
+/* Iterates over the nodes with a BlockBackend parent or a monitor ref. */
 typedef struct BdrvNextIterator {
     int phase;
     BlockBackend *blk;

@@ -9,8 +9,10 @@
 
 size_t iov_size(const struct iovec *iov, unsigned int iov_cnt);
 
-/* Copy between a buffer and the vector starting at byte offset; returns the
- * number of bytes copied (short if the vector ends first). */
+/*
+ * Copy between a buffer and the vector starting at byte offset; returns the
+ * number of bytes copied (short if the vector ends first).
+ */
 size_t iov_from_buf(const struct iovec *iov, unsigned int iov_cnt,
                     size_t offset, const void *buf, size_t bytes);
 size_t iov_to_buf(const struct iovec *iov, unsigned int iov_cnt,
@@ -18,8 +20,10 @@ size_t iov_to_buf(const struct iovec *iov, unsigned int iov_cnt,
 size_t iov_memset(const struct iovec *iov, unsigned int iov_cnt,
                   size_t offset, int fillc, size_t bytes);
 
-/* Fill dst_iov with the part of iov at [offset, offset + bytes); returns
- * the number of entries used (at most dst_iov_cnt). */
+/*
+ * Fill dst_iov with the part of iov at [offset, offset + bytes); returns
+ * the number of entries used (at most dst_iov_cnt).
+ */
 unsigned iov_copy(struct iovec *dst_iov, unsigned int dst_iov_cnt,
                   const struct iovec *iov, unsigned int iov_cnt,
                   size_t offset, size_t bytes);

@@ -81,7 +81,7 @@
 
 typedef struct Error Error;
 
-/* Aligned allocation (abort on failure / NULL on failure); free with qemu_vfree. */
+/* Aligned allocation (aborts / try_: NULL on failure); free: qemu_vfree. */
 void *qemu_memalign(size_t alignment, size_t size);
 void *qemu_try_memalign(size_t alignment, size_t size);
 void qemu_vfree(void *ptr);

@@ -322,7 +322,10 @@ static void test_leftover_options(void)
     /* qemu-io -c 'open -o driver=raw,file.driver=null-co,foo=bar' */
     check_open_error(NULL, opts("driver=raw,file.driver=null-co,foo=bar"), 0,
                      "Block format 'raw' does not support the option 'foo'");
-    /* qemu-io -r -c 'open -r -o driver=raw,file.driver=null-co,copy-on-read=on' */
+    /*
+     * qemu-io -r -c
+     *     'open -r -o driver=raw,file.driver=null-co,copy-on-read=on'
+     */
     check_open_error(NULL, opts("driver=raw,file.driver=null-co,"
                                 "copy-on-read=on"), 0,
                      "Block format 'raw' does not support the option "
@@ -594,8 +597,10 @@ static void test_refresh_filename(void)
     /* qemu-img info --image-opts driver=null-co,read-zeroes=on */
     check_name(NULL, opts("driver=null-co,read-zeroes=on"),
                "json:{\"read-zeroes\": \"on\", \"driver\": \"null-co\"}");
-    /* qemu-img info --image-opts
-     *     driver=null-co,read-zeroes=on,size=4096,latency-ns=5 */
+    /*
+     * qemu-img info --image-opts
+     *     driver=null-co,read-zeroes=on,size=4096,latency-ns=5
+     */
     check_name(NULL, opts("driver=null-co,read-zeroes=on,size=4096,"
                           "latency-ns=5"),
                "json:{\"read-zeroes\": \"on\", \"driver\": \"null-co\", "
@@ -606,12 +611,17 @@ static void test_refresh_filename(void)
                "\"size\": \"4096\"}");
     /* qemu-img info --image-opts driver=raw,file.driver=null-co */
     check_name(NULL, opts("driver=raw,file.driver=null-co"), "null-co://");
-    /* qemu-img info --image-opts driver=raw,file.driver=null-co,file.size=4096 */
+    /*
+     * qemu-img info --image-opts
+     *     driver=raw,file.driver=null-co,file.size=4096
+     */
     check_name(NULL, opts("driver=raw,file.driver=null-co,file.size=4096"),
                "json:{\"driver\": \"raw\", \"file\": {\"driver\": "
                "\"null-co\", \"size\": \"4096\"}}");
-    /* qemu-img info -f raw 'json:{"driver":"raw","file":{"driver":"null-co",
-     *     "size":4096},"offset":0}' */
+    /*
+     * qemu-img info -f raw 'json:{"driver":"raw","file":{"driver":"null-co",
+     *     "size":4096},"offset":0}'
+     */
     check_name("json:{\"driver\":\"raw\",\"file\":{\"driver\":\"null-co\","
                "\"size\":4096},\"offset\":0}", NULL,
                "json:{\"offset\": 0, \"driver\": \"raw\", \"file\": "
@@ -623,8 +633,10 @@ static void test_refresh_filename(void)
     g_free(o);
     /* qemu-img info /tmp/x.raw (probed raw over file) */
     check_name(raw, NULL, raw);
-    /* qemu-img info --image-opts driver=raw,file.filename=/tmp/x.raw,
-     *     offset=512 */
+    /*
+     * qemu-img info --image-opts driver=raw,file.filename=/tmp/x.raw,
+     *     offset=512
+     */
     o = g_strdup_printf("driver=raw,file.filename=%s,offset=512", raw);
     expected = g_strdup_printf("json:{\"offset\": \"512\", \"driver\": "
                                "\"raw\", \"file\": {\"driver\": \"file\", "
@@ -636,19 +648,25 @@ static void test_refresh_filename(void)
     /* qemu-img info --image-opts driver=blkdebug,image.driver=null-co */
     check_name(NULL, opts("driver=blkdebug,image.driver=null-co"),
                "blkdebug::null-co://");
-    /* qemu-img info --image-opts
-     *     driver=blkdebug,image.driver=null-co,align=4096 */
+    /*
+     * qemu-img info --image-opts
+     *     driver=blkdebug,image.driver=null-co,align=4096
+     */
     check_name(NULL, opts("driver=blkdebug,image.driver=null-co,align=4096"),
                "json:{\"image\": {\"driver\": \"null-co\"}, \"driver\": "
                "\"blkdebug\", \"align\": \"4096\"}");
-    /* qemu-img info --image-opts
-     *     driver=raw,file.driver=blkdebug,file.image.driver=null-co */
+    /*
+     * qemu-img info --image-opts
+     *     driver=raw,file.driver=blkdebug,file.image.driver=null-co
+     */
     check_name(NULL, opts("driver=raw,file.driver=blkdebug,"
                           "file.image.driver=null-co"),
                "blkdebug::null-co://");
-    /* qemu-img info --image-opts driver=raw,file.driver=blkdebug,
+    /*
+     * qemu-img info --image-opts driver=raw,file.driver=blkdebug,
      *     file.image.driver=file,file.image.filename=/tmp/x.raw,
-     *     file.align=4096 */
+     *     file.align=4096
+     */
     o = g_strdup_printf("driver=raw,file.driver=blkdebug,"
                         "file.image.driver=file,file.image.filename=%s,"
                         "file.align=4096", raw);
