@@ -1994,17 +1994,25 @@ int coroutine_fn bdrv_co_is_allocated_above(BlockDriverState *top,
     return (ret & BDRV_BLOCK_ALLOCATED) ? depth : 0;
 }
 
+/* A layer that maps every byte 1:1 to the same offset of one child. */
+static int block_status_passthrough(BdrvChild *child, int64_t offset,
+                                    int64_t bytes, int64_t *pnum,
+                                    int64_t *map, BlockDriverState **file)
+{
+    assert(child && child->bs);
+    *pnum = bytes;
+    *map = offset;
+    *file = child->bs;
+    return BDRV_BLOCK_RAW | BDRV_BLOCK_OFFSET_VALID;
+}
+
 int coroutine_fn bdrv_co_block_status_from_file(BlockDriverState *bs,
                                                 bool want_zero,
                                                 int64_t offset, int64_t bytes,
                                                 int64_t *pnum, int64_t *map,
                                                 BlockDriverState **file)
 {
-    assert(bs->file && bs->file->bs);
-    *pnum = bytes;
-    *map = offset;
-    *file = bs->file->bs;
-    return BDRV_BLOCK_RAW | BDRV_BLOCK_OFFSET_VALID;
+    return block_status_passthrough(bs->file, offset, bytes, pnum, map, file);
 }
 
 int coroutine_fn bdrv_co_block_status_from_backing(BlockDriverState *bs,
@@ -2015,19 +2023,20 @@ int coroutine_fn bdrv_co_block_status_from_backing(BlockDriverState *bs,
                                                    int64_t *map,
                                                    BlockDriverState **file)
 {
-    assert(bs->backing && bs->backing->bs);
-    *pnum = bytes;
-    *map = offset;
-    *file = bs->backing->bs;
-    return BDRV_BLOCK_RAW | BDRV_BLOCK_OFFSET_VALID;
+    return block_status_passthrough(bs->backing, offset, bytes, pnum, map,
+                                    file);
 }
 
 /* ------------------------------------------------------------------ */
 /* VM state, check                                                    */
 /* ------------------------------------------------------------------ */
 
-int coroutine_fn bdrv_co_readv_vmstate(BlockDriverState *bs,
-                                       QEMUIOVector *qiov, int64_t pos)
+/*
+ * The VM state area lives in the first layer down the chain whose driver
+ * handles it (only formats with internal snapshots do).
+ */
+static int coroutine_fn vmstate_rw(BlockDriverState *bs, QEMUIOVector *qiov,
+                                   int64_t pos, bool is_read)
 {
     BlockDriverState *below = bdrv_primary_bs(bs);
     int ret;
@@ -2041,10 +2050,12 @@ int coroutine_fn bdrv_co_readv_vmstate(BlockDriverState *bs,
     }
 
     bdrv_inc_in_flight(bs);
-    if (bs->drv->bdrv_co_readv_vmstate) {
+    if (is_read && bs->drv->bdrv_co_readv_vmstate) {
         ret = bs->drv->bdrv_co_readv_vmstate(bs, qiov, pos);
+    } else if (!is_read && bs->drv->bdrv_co_writev_vmstate) {
+        ret = bs->drv->bdrv_co_writev_vmstate(bs, qiov, pos);
     } else if (below) {
-        ret = bdrv_co_readv_vmstate(below, qiov, pos);
+        ret = vmstate_rw(below, qiov, pos, is_read);
     } else {
         ret = -ENOTSUP;
     }
@@ -2052,30 +2063,16 @@ int coroutine_fn bdrv_co_readv_vmstate(BlockDriverState *bs,
     return ret;
 }
 
+int coroutine_fn bdrv_co_readv_vmstate(BlockDriverState *bs,
+                                       QEMUIOVector *qiov, int64_t pos)
+{
+    return vmstate_rw(bs, qiov, pos, true);
+}
+
 int coroutine_fn bdrv_co_writev_vmstate(BlockDriverState *bs,
                                         QEMUIOVector *qiov, int64_t pos)
 {
-    BlockDriverState *below = bdrv_primary_bs(bs);
-    int ret;
-
-    ret = check_request(pos, qiov->size, qiov, 0);
-    if (ret < 0) {
-        return ret;
-    }
-    if (!bs->drv) {
-        return -ENOMEDIUM;
-    }
-
-    bdrv_inc_in_flight(bs);
-    if (bs->drv->bdrv_co_writev_vmstate) {
-        ret = bs->drv->bdrv_co_writev_vmstate(bs, qiov, pos);
-    } else if (below) {
-        ret = bdrv_co_writev_vmstate(below, qiov, pos);
-    } else {
-        ret = -ENOTSUP;
-    }
-    bdrv_dec_in_flight(bs);
-    return ret;
+    return vmstate_rw(bs, qiov, pos, false);
 }
 
 int bdrv_save_vmstate(BlockDriverState *bs, const uint8_t *buf,
