@@ -195,9 +195,9 @@ static int do_fallocate(int fd, int mode, off_t offset, off_t len)
     return translate_err(-errno);
 }
 
-static int coroutine_fn raw_thread_pool_submit(BlockDriverState *bs,
-                                               ThreadPoolFunc *func,
-                                               void *arg)
+static int coroutine_fn raw_co_pool_submit(BlockDriverState *bs,
+                                           ThreadPoolFunc *func,
+                                           void *arg)
 {
     AioContext *ctx = bs ? bdrv_get_aio_context(bs)
                          : qemu_get_current_aio_context();
@@ -1370,7 +1370,7 @@ static int coroutine_fn raw_co_prw(BlockDriverState *bs, uint64_t offset,
             .niov = qiov->niov,
         },
     };
-    return raw_thread_pool_submit(bs, handle_aiocb_rw, &acb);
+    return raw_co_pool_submit(bs, handle_aiocb_rw, &acb);
 }
 
 static int coroutine_fn raw_co_preadv(BlockDriverState *bs, int64_t offset,
@@ -1439,7 +1439,7 @@ static int coroutine_fn raw_co_flush_to_disk(BlockDriverState *bs)
         return ret;
     }
 #endif
-    return raw_thread_pool_submit(bs, handle_aiocb_flush, &acb);
+    return raw_co_pool_submit(bs, handle_aiocb_flush, &acb);
 }
 
 static int coroutine_fn raw_co_pdiscard(BlockDriverState *bs, int64_t offset,
@@ -1455,7 +1455,7 @@ static int coroutine_fn raw_co_pdiscard(BlockDriverState *bs, int64_t offset,
         .aio_nbytes = bytes,
     };
 
-    return raw_thread_pool_submit(bs, handle_aiocb_discard, &acb);
+    return raw_co_pool_submit(bs, handle_aiocb_discard, &acb);
 }
 
 static int coroutine_fn raw_co_pwrite_zeroes(BlockDriverState *bs,
@@ -1493,10 +1493,10 @@ static int coroutine_fn raw_co_pwrite_zeroes(BlockDriverState *bs,
     }
     if (flags & BDRV_REQ_MAY_UNMAP) {
         acb.aio_type |= QEMU_AIO_DISCARD;
-        return raw_thread_pool_submit(bs, handle_aiocb_write_zeroes_unmap,
-                                      &acb);
+        return raw_co_pool_submit(bs, handle_aiocb_write_zeroes_unmap,
+                                  &acb);
     }
-    return raw_thread_pool_submit(bs, handle_aiocb_write_zeroes, &acb);
+    return raw_co_pool_submit(bs, handle_aiocb_write_zeroes, &acb);
 }
 
 /*
@@ -1580,10 +1580,10 @@ static int coroutine_fn raw_co_block_status(BlockDriverState *bs,
     return ret | BDRV_BLOCK_OFFSET_VALID;
 }
 
-static int coroutine_fn raw_regular_truncate(BlockDriverState *bs, int fd,
-                                             int64_t offset,
-                                             PreallocMode prealloc,
-                                             Error **errp)
+static int coroutine_fn raw_co_regular_truncate(BlockDriverState *bs, int fd,
+                                                int64_t offset,
+                                                PreallocMode prealloc,
+                                                Error **errp)
 {
     RawPosixAIOData acb = {
         .bs = bs,
@@ -1597,7 +1597,7 @@ static int coroutine_fn raw_regular_truncate(BlockDriverState *bs, int fd,
         },
     };
 
-    return raw_thread_pool_submit(bs, handle_aiocb_truncate, &acb);
+    return raw_co_pool_submit(bs, handle_aiocb_truncate, &acb);
 }
 
 static int coroutine_fn raw_co_truncate(BlockDriverState *bs, int64_t offset,
@@ -1607,7 +1607,7 @@ static int coroutine_fn raw_co_truncate(BlockDriverState *bs, int64_t offset,
     BDRVRawState *s = bs->opaque;
 
     /* Regular files always take the exact size. */
-    return raw_regular_truncate(bs, s->fd, offset, prealloc, errp);
+    return raw_co_regular_truncate(bs, s->fd, offset, prealloc, errp);
 }
 
 static int64_t raw_getlength(BlockDriverState *bs)
@@ -1791,7 +1791,7 @@ static int coroutine_fn raw_co_create(const char *filename, int64_t size,
     }
 
     /* Start from an empty file. */
-    result = raw_regular_truncate(NULL, fd, 0, PREALLOC_MODE_OFF, errp);
+    result = raw_co_regular_truncate(NULL, fd, 0, PREALLOC_MODE_OFF, errp);
     if (result < 0) {
         goto out_unlock;
     }
@@ -1807,7 +1807,7 @@ static int coroutine_fn raw_co_create(const char *filename, int64_t size,
     }
     raw_set_extent_size_hint(fd, extent_size_hint, has_extent_size_hint);
 
-    result = raw_regular_truncate(NULL, fd, size, prealloc, errp);
+    result = raw_co_regular_truncate(NULL, fd, size, prealloc, errp);
 
 out_unlock:
     raw_apply_lock_bytes(&lock, fd, 0, 0, true, &local_err);
