@@ -166,12 +166,6 @@ BlockDriver *bdrv_find_format(const char *format_name)
     return NULL;
 }
 
-bool bdrv_is_whitelisted(BlockDriver *drv, bool read_only)
-{
-    /* No driver whitelist is configured in qblock. */
-    return true;
-}
-
 static gint compare_names(gconstpointer a, gconstpointer b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);

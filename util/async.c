@@ -190,14 +190,6 @@ int64_t aio_compute_timeout(AioContext *ctx)
     return deadline;
 }
 
-bool aio_pending(AioContext *ctx)
-{
-    bool idle;
-
-    return aio_bh_scheduled(ctx, &idle) || idle ||
-           aio_timers_deadline_ns(ctx) == 0 || aio_fds_pending(ctx);
-}
-
 /* ---- Notification ---- */
 
 void aio_notify(AioContext *ctx)
@@ -536,17 +528,6 @@ void aio_context_set_poll_params(AioContext *ctx, int64_t max_ns,
     ctx->poll_ns = 0;
     ctx->poll_grow = grow;
     ctx->poll_shrink = shrink;
-    aio_notify(ctx);
-}
-
-void aio_context_set_aio_params(AioContext *ctx, int64_t max_batch,
-                                Error **errp)
-{
-    if (max_batch < 0) {
-        error_setg(errp, "aio-max-batch must not be negative");
-        return;
-    }
-    ctx->aio_max_batch = max_batch;
     aio_notify(ctx);
 }
 

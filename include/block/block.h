@@ -295,7 +295,6 @@ BlockDriver *bdrv_find_protocol(const char *filename,
 /* Call it(opaque, name) for each format name, sorted, once each. */
 void bdrv_iterate_format(void (*it)(void *opaque, const char *name),
                          void *opaque, bool read_only);
-bool bdrv_is_whitelisted(BlockDriver *drv, bool read_only);
 
 /* Parse cache/aio/discard mode names into flags (0 or -1). */
 int bdrv_parse_cache_mode(const char *mode, int *flags, bool *writethrough);
