@@ -3,7 +3,8 @@
  * read-modify-write, splitting, request tracking and serialisation, write
  * zeroes, discard, flush, truncate, copy-on-read, block status, in-flight
  * accounting and drain.  block-core.md §2 describes the behaviour kept from
- * QEMU 7.2; docs/internals-io.rst explains how this file implements it.
+ * QEMU 7.2; docs/internals.rst, "The request path", explains how this file
+ * implements it.
  *
  * Threading: every request on a node runs in the node's AioContext, one
  * thread, cooperatively.  Updates of the tracked-request list and the flush
