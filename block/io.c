@@ -1486,30 +1486,20 @@ out:
 /* Flush (block-core.md §2.8)                                          */
 /* ------------------------------------------------------------------ */
 
-int coroutine_fn bdrv_co_flush(BlockDriverState *bs)
+/*
+ * The flush itself, serialised by the caller: the driver's caches, then
+ * the disk if anything was written since the flush that saw gen, then
+ * every child we may have written to.
+ */
+static int coroutine_fn flush_layers(BlockDriverState *bs, unsigned int gen)
 {
     BdrvChild *primary = bdrv_primary_child(bs);
-    unsigned int gen;
     BdrvChild *child;
     int ret = 0;
 
-    bdrv_inc_in_flight(bs);
-
-    if (!bdrv_is_inserted(bs) || bdrv_is_read_only(bs) || bdrv_is_sg(bs)) {
-        goto early_exit;
-    }
-
-    /* One flush at a time per node, in the order they arrived. */
-    gen = qatomic_read(&bs->write_gen);
-    while (bs->active_flush_req) {
-        qemu_co_queue_wait(&bs->flush_queue, NULL);
-    }
-    bs->active_flush_req = true;
-
     if (bs->drv->bdrv_co_flush) {
         /* The driver flushes every layer itself. */
-        ret = bs->drv->bdrv_co_flush(bs);
-        goto out;
+        return bs->drv->bdrv_co_flush(bs);
     }
 
     /* Driver caches go to the OS even with cache=unsafe... */
@@ -1517,7 +1507,7 @@ int coroutine_fn bdrv_co_flush(BlockDriverState *bs)
     if (bs->drv->bdrv_co_flush_to_os) {
         ret = bs->drv->bdrv_co_flush_to_os(bs);
         if (ret < 0) {
-            goto out;
+            return ret;
         }
     }
 
@@ -1526,8 +1516,7 @@ int coroutine_fn bdrv_co_flush(BlockDriverState *bs)
         BLKDBG_EVENT(primary, BLKDBG_FLUSH_TO_DISK);
         if (!bs->drv) {
             /* flush_to_os may have ejected the medium */
-            ret = -ENOMEDIUM;
-            goto out;
+            return -ENOMEDIUM;
         }
         if (bs->drv->bdrv_co_flush_to_disk) {
             ret = bs->drv->bdrv_co_flush_to_disk(bs);
@@ -1547,7 +1536,7 @@ int coroutine_fn bdrv_co_flush(BlockDriverState *bs)
          * users, so succeed.
          */
         if (ret < 0) {
-            goto out;
+            return ret;
         }
     }
 
@@ -1561,15 +1550,31 @@ int coroutine_fn bdrv_co_flush(BlockDriverState *bs)
             }
         }
     }
+    return ret;
+}
 
-out:
-    if (ret == 0) {
-        bs->flushed_gen = gen;
+int coroutine_fn bdrv_co_flush(BlockDriverState *bs)
+{
+    unsigned int gen;
+    int ret = 0;
+
+    bdrv_inc_in_flight(bs);
+    if (bdrv_is_inserted(bs) && !bdrv_is_read_only(bs) && !bdrv_is_sg(bs)) {
+        /* One flush at a time per node, in the order they arrived. */
+        gen = qatomic_read(&bs->write_gen);
+        while (bs->active_flush_req) {
+            qemu_co_queue_wait(&bs->flush_queue, NULL);
+        }
+        bs->active_flush_req = true;
+
+        ret = flush_layers(bs, gen);
+        if (ret == 0) {
+            bs->flushed_gen = gen;
+        }
+
+        bs->active_flush_req = false;
+        qemu_co_queue_next(&bs->flush_queue);
     }
-    bs->active_flush_req = false;
-    qemu_co_queue_next(&bs->flush_queue);
-
-early_exit:
     bdrv_dec_in_flight(bs);
     return ret;
 }

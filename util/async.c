@@ -462,11 +462,12 @@ AioContext *aio_context_new(Error **errp)
     ret = event_notifier_init(&ctx->notifier, false);
     if (ret < 0) {
         error_setg_errno(errp, -ret, "Failed to initialize event notifier");
-        goto fail_source;
+        goto fail;
     }
     ret = aio_context_setup(ctx, errp);
     if (ret < 0) {
-        goto fail_notifier;
+        event_notifier_cleanup(&ctx->notifier);
+        goto fail;
     }
 
     qemu_rec_mutex_init(&ctx->lock);
@@ -478,9 +479,7 @@ AioContext *aio_context_new(Error **errp)
     ctx->co_schedule_bh = aio_bh_new(ctx, co_schedule_bh_cb, ctx);
     return ctx;
 
-fail_notifier:
-    event_notifier_cleanup(&ctx->notifier);
-fail_source:
+fail:
     /* Nothing for finalize to undo yet. */
     g_source_set_funcs(&ctx->source, &(GSourceFuncs) { 0 });
     g_source_destroy(&ctx->source);
