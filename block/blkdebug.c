@@ -845,8 +845,9 @@ static void blkdebug_refresh_filename(BlockDriverState *bs)
  * bytes).  Unless the rule says "immediately", the failure is delivered
  * after one trip through the event loop, like real asynchronous I/O.
  */
-static int coroutine_fn rule_check(BlockDriverState *bs, uint64_t offset,
-                                   uint64_t bytes, BlkdebugIOType iotype)
+static int coroutine_fn blkdebug_co_inject(BlockDriverState *bs,
+                                           uint64_t offset, uint64_t bytes,
+                                           BlkdebugIOType iotype)
 {
     BDRVBlkdebugState *s = bs->opaque;
     BlkdebugRule *rule;
@@ -900,7 +901,7 @@ static int coroutine_fn blkdebug_co_preadv_part(BlockDriverState *bs,
         assert(bytes <= bs->bl.max_transfer);
     }
 
-    err = rule_check(bs, offset, bytes, BLKDEBUG_IO_TYPE_READ);
+    err = blkdebug_co_inject(bs, offset, bytes, BLKDEBUG_IO_TYPE_READ);
     if (err) {
         return err;
     }
@@ -923,7 +924,7 @@ static int coroutine_fn blkdebug_co_pwritev_part(BlockDriverState *bs,
         assert(bytes <= bs->bl.max_transfer);
     }
 
-    err = rule_check(bs, offset, bytes, BLKDEBUG_IO_TYPE_WRITE);
+    err = blkdebug_co_inject(bs, offset, bytes, BLKDEBUG_IO_TYPE_WRITE);
     if (err) {
         return err;
     }
@@ -933,7 +934,7 @@ static int coroutine_fn blkdebug_co_pwritev_part(BlockDriverState *bs,
 
 static int coroutine_fn blkdebug_co_flush(BlockDriverState *bs)
 {
-    int err = rule_check(bs, 0, 0, BLKDEBUG_IO_TYPE_FLUSH);
+    int err = blkdebug_co_inject(bs, 0, 0, BLKDEBUG_IO_TYPE_FLUSH);
 
     if (err) {
         return err;
@@ -981,7 +982,7 @@ static int coroutine_fn blkdebug_co_pwrite_zeroes(BlockDriverState *bs,
         assert(bytes <= bs->bl.max_pwrite_zeroes);
     }
 
-    err = rule_check(bs, offset, bytes, BLKDEBUG_IO_TYPE_WRITE_ZEROES);
+    err = blkdebug_co_inject(bs, offset, bytes, BLKDEBUG_IO_TYPE_WRITE_ZEROES);
     if (err) {
         return err;
     }
@@ -1009,7 +1010,7 @@ static int coroutine_fn blkdebug_co_pdiscard(BlockDriverState *bs,
         assert(bytes <= bs->bl.max_pdiscard);
     }
 
-    err = rule_check(bs, offset, bytes, BLKDEBUG_IO_TYPE_DISCARD);
+    err = blkdebug_co_inject(bs, offset, bytes, BLKDEBUG_IO_TYPE_DISCARD);
     if (err) {
         return err;
     }
@@ -1028,7 +1029,7 @@ static int coroutine_fn blkdebug_co_block_status(BlockDriverState *bs,
 
     assert(QEMU_IS_ALIGNED(offset | bytes, bs->bl.request_alignment));
 
-    err = rule_check(bs, offset, bytes, BLKDEBUG_IO_TYPE_BLOCK_STATUS);
+    err = blkdebug_co_inject(bs, offset, bytes, BLKDEBUG_IO_TYPE_BLOCK_STATUS);
     if (err) {
         return err;
     }

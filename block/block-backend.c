@@ -405,11 +405,6 @@ bool blk_is_writable(BlockBackend *blk)
     return blk->root_state.open_flags & BDRV_O_RDWR;
 }
 
-bool blk_is_read_only(BlockBackend *blk)
-{
-    return !blk_is_writable(blk);
-}
-
 int64_t blk_getlength(BlockBackend *blk)
 {
     if (!blk_is_available(blk)) {

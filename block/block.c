@@ -166,12 +166,6 @@ BlockDriver *bdrv_find_format(const char *format_name)
     return NULL;
 }
 
-bool bdrv_is_whitelisted(BlockDriver *drv, bool read_only)
-{
-    /* No driver whitelist is configured in qblock. */
-    return true;
-}
-
 static gint compare_names(gconstpointer a, gconstpointer b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -1409,7 +1403,7 @@ static BlockDriverState *bdrv_append_temp_snapshot(BlockDriverState *bs,
     if (ret < 0) {
         error_prepend(errp, "Could not create temporary overlay '%s': ",
                       tmp_filename);
-        goto unlink_out;
+        goto out;
     }
 
     qdict_put_str(snapshot_options, "file.driver", "file");
@@ -1423,10 +1417,11 @@ static BlockDriverState *bdrv_append_temp_snapshot(BlockDriverState *bs,
         overlay = NULL;
     }
 
-unlink_out:
-    /* The open file descriptor keeps the overlay alive until closed. */
-    unlink(tmp_filename);
 out:
+    if (tmp_filename) {
+        /* The open file descriptor keeps the overlay alive until closed. */
+        unlink(tmp_filename);
+    }
     qobject_unref(snapshot_options);
     return overlay;
 }
@@ -1641,7 +1636,7 @@ static BlockDriverState *bdrv_open_inherit(const char *filename,
     if (!(flags & BDRV_O_NO_BACKING)) {
         ret = bdrv_open_backing_file(bs, options, "backing", &local_err);
         if (ret < 0) {
-            goto close_and_fail;
+            goto fail;
         }
     }
 
@@ -1658,7 +1653,7 @@ static BlockDriverState *bdrv_open_inherit(const char *filename,
             error_setg(&local_err, "Block format '%s' does not support the "
                        "option '%s'", drv->format_name, key);
         }
-        goto close_and_fail;
+        goto fail;
     }
 
     bdrv_parent_cb_change_media(bs, true);
@@ -1672,7 +1667,7 @@ static BlockDriverState *bdrv_open_inherit(const char *filename,
                                             snapshot_options, &local_err);
         snapshot_options = NULL;
         if (!overlay) {
-            goto close_and_fail;
+            goto fail;
         }
         /* The overlay holds bs now; return the overlay instead. */
         bdrv_unref(bs);
@@ -1682,21 +1677,11 @@ static BlockDriverState *bdrv_open_inherit(const char *filename,
     return bs;
 
 fail:
+    /* Closing bs (opened or not) also drops bs->options and friends. */
     blk_unref(probe_blk);
     qobject_unref(snapshot_options);
-    qobject_unref(bs->explicit_options);
-    qobject_unref(bs->options);
     qobject_unref(options);
-    bs->options = NULL;
-    bs->explicit_options = NULL;
     bdrv_unref(bs);
-    error_propagate(errp, local_err);
-    return NULL;
-
-close_and_fail:
-    bdrv_unref(bs);
-    qobject_unref(snapshot_options);
-    qobject_unref(options);
     error_propagate(errp, local_err);
     return NULL;
 }

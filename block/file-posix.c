@@ -195,9 +195,9 @@ static int do_fallocate(int fd, int mode, off_t offset, off_t len)
     return translate_err(-errno);
 }
 
-static int coroutine_fn raw_thread_pool_submit(BlockDriverState *bs,
-                                               ThreadPoolFunc *func,
-                                               void *arg)
+static int coroutine_fn raw_co_pool_submit(BlockDriverState *bs,
+                                           ThreadPoolFunc *func,
+                                           void *arg)
 {
     AioContext *ctx = bs ? bdrv_get_aio_context(bs)
                          : qemu_get_current_aio_context();
@@ -265,6 +265,35 @@ raw_lock_error_setg(Error **errp, int err, const char *fmt, ...)
     }
 }
 
+/* raw_apply_lock_bytes() on the bytes from base, locked as *locked says. */
+static int raw_apply_lock_range(const RawLockState *ls, int fd, int base,
+                                uint64_t want, uint64_t *locked, bool unlock,
+                                Error **errp)
+{
+    for (int i = 0; i < BLK_PERM_BITS; i++) {
+        uint64_t bit = 1ULL << i;
+        int off = base + i;
+        int ret;
+
+        if ((want & bit) && !(*locked & bit)) {
+            ret = raw_lock_byte(ls, fd, off, F_RDLCK);
+            if (ret) {
+                raw_lock_error_setg(errp, ret, "Failed to lock byte %d", off);
+                return ret;
+            }
+            *locked |= bit;
+        } else if (unlock && (*locked & bit) && !(want & bit)) {
+            ret = raw_lock_byte(ls, fd, off, F_UNLCK);
+            if (ret) {
+                error_setg_errno(errp, -ret, "Failed to unlock byte %d", off);
+                return ret;
+            }
+            *locked &= ~bit;
+        }
+    }
+    return 0;
+}
+
 /*
  * Lock the bytes of perm_lock_bits and shared_perm_lock_bits (the
  * permissions held / not shared) that are not locked yet; with unlock,
@@ -275,90 +304,57 @@ static int raw_apply_lock_bytes(RawLockState *ls, int fd,
                                 uint64_t shared_perm_lock_bits,
                                 bool unlock, Error **errp)
 {
-    for (int i = 0; i < BLK_PERM_BITS; i++) {
-        uint64_t bit = 1ULL << i;
-        int off = RAW_LOCK_PERM_BASE + i;
-        int ret;
+    int ret = raw_apply_lock_range(ls, fd, RAW_LOCK_PERM_BASE,
+                                   perm_lock_bits, &ls->locked_perm, unlock,
+                                   errp);
 
-        if ((perm_lock_bits & bit) && !(ls->locked_perm & bit)) {
-            ret = raw_lock_byte(ls, fd, off, F_RDLCK);
-            if (ret) {
-                raw_lock_error_setg(errp, ret, "Failed to lock byte %d", off);
-                return ret;
-            }
-            ls->locked_perm |= bit;
-        } else if (unlock && (ls->locked_perm & bit) &&
-                   !(perm_lock_bits & bit)) {
-            ret = raw_lock_byte(ls, fd, off, F_UNLCK);
-            if (ret) {
-                error_setg_errno(errp, -ret, "Failed to unlock byte %d", off);
-                return ret;
-            }
-            ls->locked_perm &= ~bit;
-        }
+    if (ret) {
+        return ret;
     }
-    for (int i = 0; i < BLK_PERM_BITS; i++) {
-        uint64_t bit = 1ULL << i;
-        int off = RAW_LOCK_SHARED_BASE + i;
-        int ret;
-
-        if ((shared_perm_lock_bits & bit) &&
-            !(ls->locked_shared_perm & bit)) {
-            ret = raw_lock_byte(ls, fd, off, F_RDLCK);
-            if (ret) {
-                raw_lock_error_setg(errp, ret, "Failed to lock byte %d", off);
-                return ret;
-            }
-            ls->locked_shared_perm |= bit;
-        } else if (unlock && (ls->locked_shared_perm & bit) &&
-                   !(shared_perm_lock_bits & bit)) {
-            ret = raw_lock_byte(ls, fd, off, F_UNLCK);
-            if (ret) {
-                error_setg_errno(errp, -ret, "Failed to unlock byte %d", off);
-                return ret;
-            }
-            ls->locked_shared_perm &= ~bit;
-        }
-    }
-    return 0;
+    return raw_apply_lock_range(ls, fd, RAW_LOCK_SHARED_BASE,
+                                shared_perm_lock_bits,
+                                &ls->locked_shared_perm, unlock, errp);
 }
 
-/* Does anybody else's lock forbid using perm while sharing only shared? */
-static int raw_check_lock_bytes(const RawLockState *ls, int fd,
-                                uint64_t perm, uint64_t shared, Error **errp)
+/* raw_check_lock_bytes() on the bytes from base; what is for the message. */
+static int raw_test_lock_range(const RawLockState *ls, int fd, int base,
+                               uint64_t bits, const char *what, Error **errp)
 {
     for (int i = 0; i < BLK_PERM_BITS; i++) {
         uint64_t bit = 1ULL << i;
         int ret;
 
-        if (perm & bit) {
-            ret = raw_lock_byte_test(ls, fd, RAW_LOCK_SHARED_BASE + i);
-            if (ret) {
-                g_autofree char *name = bdrv_perm_names(bit);
-
-                raw_lock_error_setg(errp, ret, "Failed to get \"%s\" lock",
-                                    name);
-                return ret;
-            }
+        if (!(bits & bit)) {
+            continue;
         }
-    }
-    for (int i = 0; i < BLK_PERM_BITS; i++) {
-        uint64_t bit = 1ULL << i;
-        int ret;
+        ret = raw_lock_byte_test(ls, fd, base + i);
+        if (ret) {
+            g_autofree char *name = bdrv_perm_names(bit);
 
-        if (!(shared & bit)) {
-            ret = raw_lock_byte_test(ls, fd, RAW_LOCK_PERM_BASE + i);
-            if (ret) {
-                g_autofree char *name = bdrv_perm_names(bit);
-
-                raw_lock_error_setg(errp, ret,
-                                    "Failed to get shared \"%s\" lock",
-                                    name);
-                return ret;
-            }
+            raw_lock_error_setg(errp, ret, "Failed to get %s\"%s\" lock",
+                                what, name);
+            return ret;
         }
     }
     return 0;
+}
+
+/*
+ * Does anybody else's lock forbid using perm while sharing only shared?
+ * A permission we want must not be in anyone's "not shared" bytes, and one
+ * we don't share must not be in anyone's "held" bytes.
+ */
+static int raw_check_lock_bytes(const RawLockState *ls, int fd,
+                                uint64_t perm, uint64_t shared, Error **errp)
+{
+    int ret = raw_test_lock_range(ls, fd, RAW_LOCK_SHARED_BASE, perm, "",
+                                  errp);
+
+    if (ret) {
+        return ret;
+    }
+    return raw_test_lock_range(ls, fd, RAW_LOCK_PERM_BASE, ~shared,
+                               "shared ", errp);
 }
 
 /* Can fd use OFD locks?  (Only old kernels or odd file systems say no.) */
@@ -550,6 +546,31 @@ static bool raw_fd_needs_alignment(int fd, int open_flags)
     return (open_flags & O_DIRECT) && !dio_byte_aligned(fd);
 }
 
+static void raw_close(BlockDriverState *bs)
+{
+    BDRVRawState *s = bs->opaque;
+
+    if (s->perm_change_fd >= 0) {
+        qemu_close(s->perm_change_fd);
+        s->perm_change_fd = -1;
+    }
+    if (s->fd >= 0) {
+        /* Closing drops this descriptor's image locks. */
+        qemu_close(s->fd);
+        s->fd = -1;
+    }
+    if (s->laio) {
+        laio_put(s->laio);
+        s->laio = NULL;
+    }
+#ifdef CONFIG_LINUX_IO_URING
+    if (s->luring) {
+        luring_put(s->luring);
+        s->luring = NULL;
+    }
+#endif
+}
+
 static int raw_open(BlockDriverState *bs, QDict *options, int flags,
                     Error **errp)
 {
@@ -693,51 +714,13 @@ static int raw_open(BlockDriverState *bs, QDict *options, int flags,
 
 fail:
     if (ret < 0) {
-        if (s->laio) {
-            laio_put(s->laio);
-            s->laio = NULL;
-        }
-#ifdef CONFIG_LINUX_IO_URING
-        if (s->luring) {
-            luring_put(s->luring);
-            s->luring = NULL;
-        }
-#endif
-        if (s->fd >= 0) {
-            qemu_close(s->fd);
-            s->fd = -1;
-        }
+        raw_close(bs);
     }
     if (filename && (flags & BDRV_O_TEMPORARY)) {
         unlink(filename);
     }
     qemu_opts_del(opts);
     return ret;
-}
-
-static void raw_close(BlockDriverState *bs)
-{
-    BDRVRawState *s = bs->opaque;
-
-    if (s->perm_change_fd >= 0) {
-        qemu_close(s->perm_change_fd);
-        s->perm_change_fd = -1;
-    }
-    if (s->fd >= 0) {
-        /* Closing drops this descriptor's image locks. */
-        qemu_close(s->fd);
-        s->fd = -1;
-    }
-    if (s->laio) {
-        laio_put(s->laio);
-        s->laio = NULL;
-    }
-#ifdef CONFIG_LINUX_IO_URING
-    if (s->luring) {
-        luring_put(s->luring);
-        s->luring = NULL;
-    }
-#endif
 }
 
 static void raw_parse_filename(const char *filename, QDict *options,
@@ -1387,7 +1370,7 @@ static int coroutine_fn raw_co_prw(BlockDriverState *bs, uint64_t offset,
             .niov = qiov->niov,
         },
     };
-    return raw_thread_pool_submit(bs, handle_aiocb_rw, &acb);
+    return raw_co_pool_submit(bs, handle_aiocb_rw, &acb);
 }
 
 static int coroutine_fn raw_co_preadv(BlockDriverState *bs, int64_t offset,
@@ -1456,7 +1439,7 @@ static int coroutine_fn raw_co_flush_to_disk(BlockDriverState *bs)
         return ret;
     }
 #endif
-    return raw_thread_pool_submit(bs, handle_aiocb_flush, &acb);
+    return raw_co_pool_submit(bs, handle_aiocb_flush, &acb);
 }
 
 static int coroutine_fn raw_co_pdiscard(BlockDriverState *bs, int64_t offset,
@@ -1472,7 +1455,7 @@ static int coroutine_fn raw_co_pdiscard(BlockDriverState *bs, int64_t offset,
         .aio_nbytes = bytes,
     };
 
-    return raw_thread_pool_submit(bs, handle_aiocb_discard, &acb);
+    return raw_co_pool_submit(bs, handle_aiocb_discard, &acb);
 }
 
 static int coroutine_fn raw_co_pwrite_zeroes(BlockDriverState *bs,
@@ -1510,10 +1493,10 @@ static int coroutine_fn raw_co_pwrite_zeroes(BlockDriverState *bs,
     }
     if (flags & BDRV_REQ_MAY_UNMAP) {
         acb.aio_type |= QEMU_AIO_DISCARD;
-        return raw_thread_pool_submit(bs, handle_aiocb_write_zeroes_unmap,
-                                      &acb);
+        return raw_co_pool_submit(bs, handle_aiocb_write_zeroes_unmap,
+                                  &acb);
     }
-    return raw_thread_pool_submit(bs, handle_aiocb_write_zeroes, &acb);
+    return raw_co_pool_submit(bs, handle_aiocb_write_zeroes, &acb);
 }
 
 /*
@@ -1597,10 +1580,10 @@ static int coroutine_fn raw_co_block_status(BlockDriverState *bs,
     return ret | BDRV_BLOCK_OFFSET_VALID;
 }
 
-static int coroutine_fn raw_regular_truncate(BlockDriverState *bs, int fd,
-                                             int64_t offset,
-                                             PreallocMode prealloc,
-                                             Error **errp)
+static int coroutine_fn raw_co_regular_truncate(BlockDriverState *bs, int fd,
+                                                int64_t offset,
+                                                PreallocMode prealloc,
+                                                Error **errp)
 {
     RawPosixAIOData acb = {
         .bs = bs,
@@ -1614,7 +1597,7 @@ static int coroutine_fn raw_regular_truncate(BlockDriverState *bs, int fd,
         },
     };
 
-    return raw_thread_pool_submit(bs, handle_aiocb_truncate, &acb);
+    return raw_co_pool_submit(bs, handle_aiocb_truncate, &acb);
 }
 
 static int coroutine_fn raw_co_truncate(BlockDriverState *bs, int64_t offset,
@@ -1624,7 +1607,7 @@ static int coroutine_fn raw_co_truncate(BlockDriverState *bs, int64_t offset,
     BDRVRawState *s = bs->opaque;
 
     /* Regular files always take the exact size. */
-    return raw_regular_truncate(bs, s->fd, offset, prealloc, errp);
+    return raw_co_regular_truncate(bs, s->fd, offset, prealloc, errp);
 }
 
 static int64_t raw_getlength(BlockDriverState *bs)
@@ -1808,7 +1791,7 @@ static int coroutine_fn raw_co_create(const char *filename, int64_t size,
     }
 
     /* Start from an empty file. */
-    result = raw_regular_truncate(NULL, fd, 0, PREALLOC_MODE_OFF, errp);
+    result = raw_co_regular_truncate(NULL, fd, 0, PREALLOC_MODE_OFF, errp);
     if (result < 0) {
         goto out_unlock;
     }
@@ -1824,7 +1807,7 @@ static int coroutine_fn raw_co_create(const char *filename, int64_t size,
     }
     raw_set_extent_size_hint(fd, extent_size_hint, has_extent_size_hint);
 
-    result = raw_regular_truncate(NULL, fd, size, prealloc, errp);
+    result = raw_co_regular_truncate(NULL, fd, size, prealloc, errp);
 
 out_unlock:
     raw_apply_lock_bytes(&lock, fd, 0, 0, true, &local_err);

@@ -3,7 +3,8 @@
  * read-modify-write, splitting, request tracking and serialisation, write
  * zeroes, discard, flush, truncate, copy-on-read, block status, in-flight
  * accounting and drain.  block-core.md §2 describes the behaviour kept from
- * QEMU 7.2; docs/internals-io.rst explains how this file implements it.
+ * QEMU 7.2; docs/internals.rst, "The request path", explains how this file
+ * implements it.
  *
  * Threading: every request on a node runs in the node's AioContext, one
  * thread, cooperatively.  Updates of the tracked-request list and the flush
@@ -1485,30 +1486,20 @@ out:
 /* Flush (block-core.md §2.8)                                          */
 /* ------------------------------------------------------------------ */
 
-int coroutine_fn bdrv_co_flush(BlockDriverState *bs)
+/*
+ * The flush itself, serialised by the caller: the driver's caches, then
+ * the disk if anything was written since the flush that saw gen, then
+ * every child we may have written to.
+ */
+static int coroutine_fn flush_layers(BlockDriverState *bs, unsigned int gen)
 {
     BdrvChild *primary = bdrv_primary_child(bs);
-    unsigned int gen;
     BdrvChild *child;
     int ret = 0;
 
-    bdrv_inc_in_flight(bs);
-
-    if (!bdrv_is_inserted(bs) || bdrv_is_read_only(bs) || bdrv_is_sg(bs)) {
-        goto early_exit;
-    }
-
-    /* One flush at a time per node, in the order they arrived. */
-    gen = qatomic_read(&bs->write_gen);
-    while (bs->active_flush_req) {
-        qemu_co_queue_wait(&bs->flush_queue, NULL);
-    }
-    bs->active_flush_req = true;
-
     if (bs->drv->bdrv_co_flush) {
         /* The driver flushes every layer itself. */
-        ret = bs->drv->bdrv_co_flush(bs);
-        goto out;
+        return bs->drv->bdrv_co_flush(bs);
     }
 
     /* Driver caches go to the OS even with cache=unsafe... */
@@ -1516,7 +1507,7 @@ int coroutine_fn bdrv_co_flush(BlockDriverState *bs)
     if (bs->drv->bdrv_co_flush_to_os) {
         ret = bs->drv->bdrv_co_flush_to_os(bs);
         if (ret < 0) {
-            goto out;
+            return ret;
         }
     }
 
@@ -1525,8 +1516,7 @@ int coroutine_fn bdrv_co_flush(BlockDriverState *bs)
         BLKDBG_EVENT(primary, BLKDBG_FLUSH_TO_DISK);
         if (!bs->drv) {
             /* flush_to_os may have ejected the medium */
-            ret = -ENOMEDIUM;
-            goto out;
+            return -ENOMEDIUM;
         }
         if (bs->drv->bdrv_co_flush_to_disk) {
             ret = bs->drv->bdrv_co_flush_to_disk(bs);
@@ -1546,7 +1536,7 @@ int coroutine_fn bdrv_co_flush(BlockDriverState *bs)
          * users, so succeed.
          */
         if (ret < 0) {
-            goto out;
+            return ret;
         }
     }
 
@@ -1560,15 +1550,31 @@ int coroutine_fn bdrv_co_flush(BlockDriverState *bs)
             }
         }
     }
+    return ret;
+}
 
-out:
-    if (ret == 0) {
-        bs->flushed_gen = gen;
+int coroutine_fn bdrv_co_flush(BlockDriverState *bs)
+{
+    unsigned int gen;
+    int ret = 0;
+
+    bdrv_inc_in_flight(bs);
+    if (bdrv_is_inserted(bs) && !bdrv_is_read_only(bs) && !bdrv_is_sg(bs)) {
+        /* One flush at a time per node, in the order they arrived. */
+        gen = qatomic_read(&bs->write_gen);
+        while (bs->active_flush_req) {
+            qemu_co_queue_wait(&bs->flush_queue, NULL);
+        }
+        bs->active_flush_req = true;
+
+        ret = flush_layers(bs, gen);
+        if (ret == 0) {
+            bs->flushed_gen = gen;
+        }
+
+        bs->active_flush_req = false;
+        qemu_co_queue_next(&bs->flush_queue);
     }
-    bs->active_flush_req = false;
-    qemu_co_queue_next(&bs->flush_queue);
-
-early_exit:
     bdrv_dec_in_flight(bs);
     return ret;
 }
@@ -1994,17 +2000,25 @@ int coroutine_fn bdrv_co_is_allocated_above(BlockDriverState *top,
     return (ret & BDRV_BLOCK_ALLOCATED) ? depth : 0;
 }
 
+/* A layer that maps every byte 1:1 to the same offset of one child. */
+static int block_status_passthrough(BdrvChild *child, int64_t offset,
+                                    int64_t bytes, int64_t *pnum,
+                                    int64_t *map, BlockDriverState **file)
+{
+    assert(child && child->bs);
+    *pnum = bytes;
+    *map = offset;
+    *file = child->bs;
+    return BDRV_BLOCK_RAW | BDRV_BLOCK_OFFSET_VALID;
+}
+
 int coroutine_fn bdrv_co_block_status_from_file(BlockDriverState *bs,
                                                 bool want_zero,
                                                 int64_t offset, int64_t bytes,
                                                 int64_t *pnum, int64_t *map,
                                                 BlockDriverState **file)
 {
-    assert(bs->file && bs->file->bs);
-    *pnum = bytes;
-    *map = offset;
-    *file = bs->file->bs;
-    return BDRV_BLOCK_RAW | BDRV_BLOCK_OFFSET_VALID;
+    return block_status_passthrough(bs->file, offset, bytes, pnum, map, file);
 }
 
 int coroutine_fn bdrv_co_block_status_from_backing(BlockDriverState *bs,
@@ -2015,19 +2029,20 @@ int coroutine_fn bdrv_co_block_status_from_backing(BlockDriverState *bs,
                                                    int64_t *map,
                                                    BlockDriverState **file)
 {
-    assert(bs->backing && bs->backing->bs);
-    *pnum = bytes;
-    *map = offset;
-    *file = bs->backing->bs;
-    return BDRV_BLOCK_RAW | BDRV_BLOCK_OFFSET_VALID;
+    return block_status_passthrough(bs->backing, offset, bytes, pnum, map,
+                                    file);
 }
 
 /* ------------------------------------------------------------------ */
 /* VM state, check                                                    */
 /* ------------------------------------------------------------------ */
 
-int coroutine_fn bdrv_co_readv_vmstate(BlockDriverState *bs,
-                                       QEMUIOVector *qiov, int64_t pos)
+/*
+ * The VM state area lives in the first layer down the chain whose driver
+ * handles it (only formats with internal snapshots do).
+ */
+static int coroutine_fn vmstate_rw(BlockDriverState *bs, QEMUIOVector *qiov,
+                                   int64_t pos, bool is_read)
 {
     BlockDriverState *below = bdrv_primary_bs(bs);
     int ret;
@@ -2041,10 +2056,12 @@ int coroutine_fn bdrv_co_readv_vmstate(BlockDriverState *bs,
     }
 
     bdrv_inc_in_flight(bs);
-    if (bs->drv->bdrv_co_readv_vmstate) {
+    if (is_read && bs->drv->bdrv_co_readv_vmstate) {
         ret = bs->drv->bdrv_co_readv_vmstate(bs, qiov, pos);
+    } else if (!is_read && bs->drv->bdrv_co_writev_vmstate) {
+        ret = bs->drv->bdrv_co_writev_vmstate(bs, qiov, pos);
     } else if (below) {
-        ret = bdrv_co_readv_vmstate(below, qiov, pos);
+        ret = vmstate_rw(below, qiov, pos, is_read);
     } else {
         ret = -ENOTSUP;
     }
@@ -2052,30 +2069,16 @@ int coroutine_fn bdrv_co_readv_vmstate(BlockDriverState *bs,
     return ret;
 }
 
+int coroutine_fn bdrv_co_readv_vmstate(BlockDriverState *bs,
+                                       QEMUIOVector *qiov, int64_t pos)
+{
+    return vmstate_rw(bs, qiov, pos, true);
+}
+
 int coroutine_fn bdrv_co_writev_vmstate(BlockDriverState *bs,
                                         QEMUIOVector *qiov, int64_t pos)
 {
-    BlockDriverState *below = bdrv_primary_bs(bs);
-    int ret;
-
-    ret = check_request(pos, qiov->size, qiov, 0);
-    if (ret < 0) {
-        return ret;
-    }
-    if (!bs->drv) {
-        return -ENOMEDIUM;
-    }
-
-    bdrv_inc_in_flight(bs);
-    if (bs->drv->bdrv_co_writev_vmstate) {
-        ret = bs->drv->bdrv_co_writev_vmstate(bs, qiov, pos);
-    } else if (below) {
-        ret = bdrv_co_writev_vmstate(below, qiov, pos);
-    } else {
-        ret = -ENOTSUP;
-    }
-    bdrv_dec_in_flight(bs);
-    return ret;
+    return vmstate_rw(bs, qiov, pos, false);
 }
 
 int bdrv_save_vmstate(BlockDriverState *bs, const uint8_t *buf,
@@ -2131,8 +2134,10 @@ static AioContext *parent_aio_context(BdrvChild *c)
     return bdrv_get_aio_context(c->bs);
 }
 
-/* Parents a drain of bs skips: where it came from, and node parents
- * during drain_all (each node is quiesced on its own then). */
+/*
+ * Parents a drain of bs skips: where it came from, and node parents
+ * during drain_all (each node is quiesced on its own then).
+ */
 static inline bool skip_parent(BdrvChild *c, BdrvChild *ignore,
                                bool ignore_bds_parents)
 {

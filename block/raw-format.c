@@ -262,8 +262,8 @@ static int coroutine_fn raw_co_pwritev_part(BlockDriverState *bs,
                                             size_t qiov_offset,
                                             BdrvRequestFlags flags)
 {
+    g_autoptr(void) sector0 = NULL;
     QEMUIOVector checked_qiov;
-    void *sector0 = NULL;
     int ret;
 
     QEMU_BUILD_BUG_ON(BLOCK_PROBE_BUF_SIZE != BDRV_SECTOR_SIZE);
@@ -316,7 +316,6 @@ out:
     if (qiov == &checked_qiov) {
         qemu_iovec_destroy(&checked_qiov);
     }
-    qemu_vfree(sector0);
     return ret;
 }
 
@@ -433,7 +432,7 @@ static void raw_child_perm(BlockDriverState *bs, BdrvChild *c,
 static int raw_reopen_prepare(BDRVReopenState *state,
                               BlockReopenQueue *queue, Error **errp)
 {
-    BDRVRawState *new_s;
+    g_autofree BDRVRawState *new_s = NULL;
     uint64_t offset, size;
     bool has_size;
     int ret;
@@ -447,10 +446,9 @@ static int raw_reopen_prepare(BDRVReopenState *state,
     new_s = g_new0(BDRVRawState, 1);
     ret = raw_apply_options(state->bs, new_s, offset, has_size, size, errp);
     if (ret < 0) {
-        g_free(new_s);
         return ret;
     }
-    state->opaque = new_s;
+    state->opaque = g_steal_pointer(&new_s);
     return 0;
 }
 

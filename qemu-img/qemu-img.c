@@ -334,13 +334,28 @@ static QemuOptsList qemu_source_opts = {
     },
 };
 
+/* blk_new_open() with qemu-img's error prefix; takes options. */
+static BlockBackend *img_open_blk(const char *filename, const char *name,
+                                  QDict *options, int flags,
+                                  bool writethrough)
+{
+    Error *local_err = NULL;
+    BlockBackend *blk;
+
+    blk = blk_new_open(filename, NULL, options, flags, &local_err);
+    if (!blk) {
+        error_reportf_err(local_err, "Could not open '%s': ", name);
+        return NULL;
+    }
+    blk_set_enable_write_cache(blk, !writethrough);
+    return blk;
+}
+
 static BlockBackend *img_open_opts(const char *optstr, QemuOpts *opts,
                                    int flags, bool writethrough,
                                    bool force_share)
 {
     QDict *options = qemu_opts_to_qdict(opts, NULL);
-    Error *local_err = NULL;
-    BlockBackend *blk;
 
     if (force_share) {
         if (qdict_haskey(options, BDRV_OPT_FORCE_SHARE) &&
@@ -351,13 +366,7 @@ static BlockBackend *img_open_opts(const char *optstr, QemuOpts *opts,
         }
         qdict_put_str(options, BDRV_OPT_FORCE_SHARE, "on");
     }
-    blk = blk_new_open(NULL, NULL, options, flags, &local_err);
-    if (!blk) {
-        error_reportf_err(local_err, "Could not open '%s': ", optstr);
-        return NULL;
-    }
-    blk_set_enable_write_cache(blk, !writethrough);
-    return blk;
+    return img_open_blk(NULL, optstr, options, flags, writethrough);
 }
 
 static BlockBackend *img_open_file(const char *filename, const char *fmt,
@@ -365,8 +374,6 @@ static BlockBackend *img_open_file(const char *filename, const char *fmt,
                                    bool force_share)
 {
     QDict *options = qdict_new();
-    Error *local_err = NULL;
-    BlockBackend *blk;
 
     if (fmt) {
         qdict_put_str(options, "driver", fmt);
@@ -374,13 +381,7 @@ static BlockBackend *img_open_file(const char *filename, const char *fmt,
     if (force_share) {
         qdict_put_bool(options, BDRV_OPT_FORCE_SHARE, true);
     }
-    blk = blk_new_open(filename, NULL, options, flags, &local_err);
-    if (!blk) {
-        error_reportf_err(local_err, "Could not open '%s': ", filename);
-        return NULL;
-    }
-    blk_set_enable_write_cache(blk, !writethrough);
-    return blk;
+    return img_open_blk(filename, filename, options, flags, writethrough);
 }
 
 /* Open filename (an option list with image_opts); errors are printed. */
@@ -729,10 +730,10 @@ static int collect_image_check(BlockDriverState *bs, ImageCheck *check,
 static void dump_json_image_check(const ImageCheck *check, bool quiet)
 {
     g_autoptr(QDict) dict = image_check_to_qdict(check);
-    GString *str = qobject_to_json_pretty(QOBJECT(dict), true);
 
-    qprintf(quiet, "%s\n", str->str);
-    g_string_free(str, true);
+    if (!quiet) {
+        print_json(QOBJECT(dict));
+    }
 }
 
 static int img_check(int argc, char **argv)
@@ -1413,8 +1414,10 @@ static int img_bench(int argc, char **argv)
 
     gettimeofday(&t1, NULL);
     bench_cb(&data, 0);
-    /* Only block completions matter here: poll the node's context
-     * directly rather than through a GLib main-loop iteration. */
+    /*
+     * Only block completions matter here: poll the node's context
+     * directly rather than through a GLib main-loop iteration.
+     */
     while (data.n > 0) {
         aio_poll(blk_get_aio_context(blk), true);
     }

@@ -209,6 +209,44 @@ static void print_cvtnum_err(int64_t rc, const char *arg)
     }
 }
 
+/* cvtnum() of a command's argument, with QEMU's message if it is invalid. */
+static int64_t cvtnum_arg(const char *arg)
+{
+    int64_t value = cvtnum(arg);
+
+    if (value < 0) {
+        print_cvtnum_err(value, arg);
+    }
+    return value;
+}
+
+/*
+ * The "off len" arguments at argv.  Unless uncapped, len may not exceed
+ * BDRV_REQUEST_MAX_BYTES; cap_hint says how to lift the cap in the message.
+ */
+static int parse_off_len(char **argv, int64_t *offset, int64_t *len,
+                         bool uncapped, const char *cap_hint)
+{
+    int64_t off = cvtnum_arg(argv[0]);
+    int64_t n;
+
+    if (off < 0) {
+        return off;
+    }
+    n = cvtnum_arg(argv[1]);
+    if (n < 0) {
+        return n;
+    }
+    if (!uncapped && n > BDRV_REQUEST_MAX_BYTES) {
+        printf("length cannot exceed %" PRIu64 "%s, given %s\n",
+               (uint64_t)BDRV_REQUEST_MAX_BYTES, cap_hint, argv[1]);
+        return -EINVAL;
+    }
+    *offset = off;
+    *len = n;
+    return 0;
+}
+
 /*
  * A byte value for -P: strtol base 0 (so decimal, 0x hex and 0 octal),
  * 0..255, nothing after it.  -1 (and a message) if invalid.
@@ -430,10 +468,9 @@ static void *create_iovec(BlockBackend *blk, QEMUIOVector *qiov,
     int i;
 
     for (i = 0; i < nr_iov; i++) {
-        int64_t len = cvtnum(argv[i]);
+        int64_t len = cvtnum_arg(argv[i]);
 
         if (len < 0) {
-            print_cvtnum_err(len, argv[i]);
             return NULL;
         }
         if (len > BDRV_REQUEST_MAX_BYTES) {
@@ -507,9 +544,8 @@ static int read_f(BlockBackend *blk, int argc, char **argv)
             break;
         case 'l':
             lflag = true;
-            pattern_count = cvtnum(optarg);
+            pattern_count = cvtnum_arg(optarg);
             if (pattern_count < 0) {
-                print_cvtnum_err(pattern_count, optarg);
                 return pattern_count;
             }
             break;
@@ -528,9 +564,8 @@ static int read_f(BlockBackend *blk, int argc, char **argv)
             break;
         case 's':
             sflag = true;
-            pattern_offset = cvtnum(optarg);
+            pattern_offset = cvtnum_arg(optarg);
             if (pattern_offset < 0) {
-                print_cvtnum_err(pattern_offset, optarg);
                 return pattern_offset;
             }
             break;
@@ -548,21 +583,9 @@ static int read_f(BlockBackend *blk, int argc, char **argv)
         return -EINVAL;
     }
 
-    offset = cvtnum(argv[optind]);
-    if (offset < 0) {
-        print_cvtnum_err(offset, argv[optind]);
-        return offset;
-    }
-    optind++;
-    count = cvtnum(argv[optind]);
-    if (count < 0) {
-        print_cvtnum_err(count, argv[optind]);
-        return count;
-    }
-    if (count > BDRV_REQUEST_MAX_BYTES) {
-        printf("length cannot exceed %" PRIu64 ", given %s\n",
-               (uint64_t)BDRV_REQUEST_MAX_BYTES, argv[optind]);
-        return -EINVAL;
+    ret = parse_off_len(&argv[optind], &offset, &count, false, "");
+    if (ret < 0) {
+        return ret;
     }
 
     if (!Pflag && (lflag || sflag)) {
@@ -683,9 +706,8 @@ static int readv_f(BlockBackend *blk, int argc, char **argv)
         return -EINVAL;
     }
 
-    offset = cvtnum(argv[optind]);
+    offset = cvtnum_arg(argv[optind]);
     if (offset < 0) {
-        print_cvtnum_err(offset, argv[optind]);
         return offset;
     }
     optind++;
@@ -836,21 +858,10 @@ static int write_f(BlockBackend *blk, int argc, char **argv)
         return -EINVAL;
     }
 
-    offset = cvtnum(argv[optind]);
-    if (offset < 0) {
-        print_cvtnum_err(offset, argv[optind]);
-        return offset;
-    }
-    optind++;
-    count = cvtnum(argv[optind]);
-    if (count < 0) {
-        print_cvtnum_err(count, argv[optind]);
-        return count;
-    }
-    if (count > BDRV_REQUEST_MAX_BYTES && !(flags & BDRV_REQ_NO_FALLBACK)) {
-        printf("length cannot exceed %" PRIu64 " without -n, given %s\n",
-               (uint64_t)BDRV_REQUEST_MAX_BYTES, argv[optind]);
-        return -EINVAL;
+    ret = parse_off_len(&argv[optind], &offset, &count,
+                        flags & BDRV_REQ_NO_FALLBACK, " without -n");
+    if (ret < 0) {
+        return ret;
     }
     if ((bflag || cflag) && !check_sector_aligned(offset, count)) {
         return -EINVAL;
@@ -966,9 +977,8 @@ static int writev_f(BlockBackend *blk, int argc, char **argv)
         return -EINVAL;
     }
 
-    offset = cvtnum(argv[optind]);
+    offset = cvtnum_arg(argv[optind]);
     if (offset < 0) {
-        print_cvtnum_err(offset, argv[optind]);
         return offset;
     }
     optind++;
@@ -1129,9 +1139,8 @@ static int aio_read_f(BlockBackend *blk, int argc, char **argv)
         return -EINVAL;
     }
 
-    req->offset = cvtnum(argv[optind]);
+    req->offset = cvtnum_arg(argv[optind]);
     if (req->offset < 0) {
-        print_cvtnum_err(req->offset, argv[optind]);
         return req->offset;
     }
     optind++;
@@ -1239,17 +1248,15 @@ static int aio_write_f(BlockBackend *blk, int argc, char **argv)
         return -EINVAL;
     }
 
-    req->offset = cvtnum(argv[optind]);
+    req->offset = cvtnum_arg(argv[optind]);
     if (req->offset < 0) {
-        print_cvtnum_err(req->offset, argv[optind]);
         return req->offset;
     }
     optind++;
 
     if (zflag) {
-        req->bytes = cvtnum(argv[optind]);
+        req->bytes = cvtnum_arg(argv[optind]);
         if (req->bytes < 0) {
-            print_cvtnum_err(req->bytes, argv[optind]);
             return req->bytes;
         }
         req->t1 = clock_now();
@@ -1487,21 +1494,9 @@ static int discard_f(BlockBackend *blk, int argc, char **argv)
         return -EINVAL;
     }
 
-    offset = cvtnum(argv[optind]);
-    if (offset < 0) {
-        print_cvtnum_err(offset, argv[optind]);
-        return offset;
-    }
-    optind++;
-    bytes = cvtnum(argv[optind]);
-    if (bytes < 0) {
-        print_cvtnum_err(bytes, argv[optind]);
-        return bytes;
-    }
-    if (bytes > BDRV_REQUEST_MAX_BYTES) {
-        printf("length cannot exceed %" PRIu64 ", given %s\n",
-               (uint64_t)BDRV_REQUEST_MAX_BYTES, argv[optind]);
-        return -EINVAL;
+    ret = parse_off_len(&argv[optind], &offset, &bytes, false, "");
+    if (ret < 0) {
+        return ret;
     }
 
     t1 = clock_now();
@@ -1547,15 +1542,13 @@ static int alloc_f(BlockBackend *blk, int argc, char **argv)
     char s1[64];
     int ret;
 
-    start = offset = cvtnum(argv[1]);
+    start = offset = cvtnum_arg(argv[1]);
     if (offset < 0) {
-        print_cvtnum_err(offset, argv[1]);
         return offset;
     }
     if (argc == 3) {
-        count = cvtnum(argv[2]);
+        count = cvtnum_arg(argv[2]);
         if (count < 0) {
-            print_cvtnum_err(count, argv[2]);
             return count;
         }
     } else {
@@ -1671,6 +1664,8 @@ static const cmdinfo_t map_cmd = {
 
 /* ---- reopen ---- */
 
+static const cmdinfo_t reopen_cmd;
+
 /* The -o options of one reopen command, merged. */
 static QemuOptsList reopen_opts = {
     .name = "reopen",
@@ -1682,7 +1677,56 @@ static QemuOptsList reopen_opts = {
     },
 };
 
-static const cmdinfo_t reopen_cmd;
+/*
+ * reopen's arguments: updates *flags and *writethrough, and returns the -o
+ * options (merged in reopen_opts, which the caller resets), NULL on errors.
+ */
+static QDict *reopen_parse_args(int argc, char **argv, int *flags,
+                                bool *writethrough, bool *has_rw_option,
+                                bool *has_cache_option)
+{
+    QemuOpts *qopts;
+    int c;
+
+    while ((c = getopt(argc, argv, "c:o:rw")) != -1) {
+        switch (c) {
+        case 'c':
+            if (bdrv_parse_cache_mode(optarg, flags, writethrough) < 0) {
+                error_report("Invalid cache option: %s", optarg);
+                return NULL;
+            }
+            *has_cache_option = true;
+            break;
+        case 'o':
+            if (!qemu_opts_parse_noisily(&reopen_opts, optarg, false)) {
+                return NULL;
+            }
+            break;
+        case 'r':
+        case 'w':
+            if (*has_rw_option) {
+                error_report("Only one -r/-w option may be given");
+                return NULL;
+            }
+            if (c == 'r') {
+                *flags &= ~BDRV_O_RDWR;
+            } else {
+                *flags |= BDRV_O_RDWR;
+            }
+            *has_rw_option = true;
+            break;
+        default:
+            qemuio_command_usage(&reopen_cmd);
+            return NULL;
+        }
+    }
+    if (optind != argc) {
+        qemuio_command_usage(&reopen_cmd);
+        return NULL;
+    }
+    qopts = qemu_opts_find(&reopen_opts, NULL);
+    return qopts ? qemu_opts_to_qdict(qopts, NULL) : qdict_new();
+}
 
 static int reopen_f(BlockBackend *blk, int argc, char **argv)
 {
@@ -1691,50 +1735,12 @@ static int reopen_f(BlockBackend *blk, int argc, char **argv)
     bool has_rw_option = false, has_cache_option = false;
     int flags = bs->open_flags;
     Error *err = NULL;
-    QemuOpts *qopts;
     QDict *opts;
-    int c;
 
-    while ((c = getopt(argc, argv, "c:o:rw")) != -1) {
-        switch (c) {
-        case 'c':
-            if (bdrv_parse_cache_mode(optarg, &flags, &writethrough) < 0) {
-                error_report("Invalid cache option: %s", optarg);
-                qemu_opts_reset(&reopen_opts);
-                return -EINVAL;
-            }
-            has_cache_option = true;
-            break;
-        case 'o':
-            if (!qemu_opts_parse_noisily(&reopen_opts, optarg, false)) {
-                qemu_opts_reset(&reopen_opts);
-                return -EINVAL;
-            }
-            break;
-        case 'r':
-        case 'w':
-            if (has_rw_option) {
-                error_report("Only one -r/-w option may be given");
-                qemu_opts_reset(&reopen_opts);
-                return -EINVAL;
-            }
-            if (c == 'r') {
-                flags &= ~BDRV_O_RDWR;
-            } else {
-                flags |= BDRV_O_RDWR;
-            }
-            has_rw_option = true;
-            break;
-        default:
-            qemu_opts_reset(&reopen_opts);
-            qemuio_command_usage(&reopen_cmd);
-            return -EINVAL;
-        }
-    }
-
-    if (optind != argc) {
-        qemu_opts_reset(&reopen_opts);
-        qemuio_command_usage(&reopen_cmd);
+    opts = reopen_parse_args(argc, argv, &flags, &writethrough,
+                             &has_rw_option, &has_cache_option);
+    qemu_opts_reset(&reopen_opts);
+    if (!opts) {
         return -EINVAL;
     }
 
@@ -1747,10 +1753,6 @@ static int reopen_f(BlockBackend *blk, int argc, char **argv)
         blk_set_perm(blk, perm & ~(BLK_PERM_WRITE | BLK_PERM_WRITE_UNCHANGED),
                      shared, &error_abort);
     }
-
-    qopts = qemu_opts_find(&reopen_opts, NULL);
-    opts = qopts ? qemu_opts_to_qdict(qopts, NULL) : qdict_new();
-    qemu_opts_reset(&reopen_opts);
 
     if (qdict_haskey(opts, BDRV_OPT_READ_ONLY)) {
         if (has_rw_option) {
@@ -1903,10 +1905,9 @@ static const cmdinfo_t abort_cmd = {
 
 static int sigraise_f(BlockBackend *blk, int argc, char **argv)
 {
-    int64_t sig = cvtnum(argv[1]);
+    int64_t sig = cvtnum_arg(argv[1]);
 
     if (sig < 0) {
-        print_cvtnum_err(sig, argv[1]);
         return sig;
     }
     if (sig > NSIG) {

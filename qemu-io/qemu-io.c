@@ -104,86 +104,97 @@ static int openfile(const char *name, int flags, bool writethrough,
 
 static const cmdinfo_t open_cmd;
 
-static int open_f(BlockBackend *blk, int argc, char **argv)
+/*
+ * open's options: updates *flags, *writethrough and *force_share and
+ * collects the -o options (and with --image-opts the image's) in
+ * empty_opts, which the caller resets.  optind is left at the path.
+ */
+static int open_parse_args(int argc, char **argv, int *flags,
+                           bool *writethrough, bool *force_share)
 {
-    int flags = BDRV_O_UNMAP;
-    bool readonly = false, writethrough = true, force_share = false;
-    QemuOpts *qopts;
-    QDict *opts;
-    int c, ret;
+    bool readonly = false;
+    int c;
 
     while ((c = getopt(argc, argv, "snCro:ki:t:d:U")) != -1) {
         switch (c) {
         case 's':
-            flags |= BDRV_O_SNAPSHOT;
+            *flags |= BDRV_O_SNAPSHOT;
             break;
         case 'n':
-            flags |= BDRV_O_NOCACHE;
-            writethrough = false;
+            *flags |= BDRV_O_NOCACHE;
+            *writethrough = false;
             break;
         case 'C':
-            flags |= BDRV_O_COPY_ON_READ;
+            *flags |= BDRV_O_COPY_ON_READ;
             break;
         case 'r':
             readonly = true;
             break;
         case 'k':
-            flags |= BDRV_O_NATIVE_AIO;
+            *flags |= BDRV_O_NATIVE_AIO;
             break;
         case 't':
-            if (bdrv_parse_cache_mode(optarg, &flags, &writethrough) < 0) {
+            if (bdrv_parse_cache_mode(optarg, flags, writethrough) < 0) {
                 error_report("Invalid cache option: %s", optarg);
-                qemu_opts_reset(&empty_opts);
                 return -EINVAL;
             }
             break;
         case 'd':
-            if (bdrv_parse_discard_flags(optarg, &flags) < 0) {
+            if (bdrv_parse_discard_flags(optarg, flags) < 0) {
                 error_report("Invalid discard option: %s", optarg);
-                qemu_opts_reset(&empty_opts);
                 return -EINVAL;
             }
             break;
         case 'i':
-            if (bdrv_parse_aio(optarg, &flags) < 0) {
+            if (bdrv_parse_aio(optarg, flags) < 0) {
                 error_report("Invalid aio option: %s", optarg);
-                qemu_opts_reset(&empty_opts);
                 return -EINVAL;
             }
             break;
         case 'o':
             if (imageOpts) {
                 printf("--image-opts and 'open -o' are mutually exclusive\n");
-                qemu_opts_reset(&empty_opts);
                 return -EINVAL;
             }
             if (!qemu_opts_parse_noisily(&empty_opts, optarg, false)) {
-                qemu_opts_reset(&empty_opts);
                 return -EINVAL;
             }
             break;
         case 'U':
-            force_share = true;
+            *force_share = true;
             break;
         default:
-            qemu_opts_reset(&empty_opts);
             qemuio_command_usage(&open_cmd);
             return -EINVAL;
         }
     }
 
     if (!readonly) {
-        flags |= BDRV_O_RDWR;
+        *flags |= BDRV_O_RDWR;
     }
 
     if (imageOpts && optind == argc - 1) {
         if (!qemu_opts_parse_noisily(&empty_opts, argv[optind], false)) {
-            qemu_opts_reset(&empty_opts);
             return -EINVAL;
         }
         optind++;
     }
+    return 0;
+}
 
+static int open_f(BlockBackend *blk, int argc, char **argv)
+{
+    int flags = BDRV_O_UNMAP;
+    bool writethrough = true, force_share = false;
+    QemuOpts *qopts;
+    QDict *opts;
+    int ret;
+
+    ret = open_parse_args(argc, argv, &flags, &writethrough, &force_share);
+    if (ret < 0) {
+        qemu_opts_reset(&empty_opts);
+        return ret;
+    }
     qopts = qemu_opts_find(&empty_opts, NULL);
     opts = qopts ? qemu_opts_to_qdict(qopts, NULL) : NULL;
     qemu_opts_reset(&empty_opts);

@@ -89,7 +89,6 @@ struct AioContext {
     int64_t poll_max_ns;
     int64_t poll_grow;
     int64_t poll_shrink;
-    int64_t aio_max_batch;
 };
 
 /* aio-posix.c */

@@ -31,6 +31,14 @@ struct AioHandler {
     QLIST_ENTRY(AioHandler) node;
 };
 
+/*
+ * Walk the handler list without list_lock, between walk_begin and
+ * walk_end: aio_set_handler publishes new nodes with a release store.
+ */
+#define AIO_HANDLERS_FOREACH(ctx, node)                                     \
+    for ((node) = qatomic_load_acquire(&(ctx)->handlers.lh_first); (node);  \
+         (node) = qatomic_read(&(node)->node.le_next))
+
 /* Events collected by one epoll_wait(); more are picked up next time. */
 #define AIO_EPOLL_MAX_EVENTS 128
 
@@ -418,8 +426,7 @@ bool aio_always_ready_pending(AioContext *ctx)
         return false;
     }
     aio_walk_begin(ctx);
-    for (node = qatomic_load_acquire(&ctx->handlers.lh_first); node;
-         node = qatomic_read(&node->node.le_next)) {
+    AIO_HANDLERS_FOREACH(ctx, node) {
         if (node->always_ready && aio_node_enabled(ctx, node)) {
             pending = true;
             break;
@@ -438,8 +445,7 @@ static bool aio_dispatch_always_ready(AioContext *ctx)
     if (!qatomic_read(&ctx->always_ready)) {
         return false;
     }
-    for (node = qatomic_load_acquire(&ctx->handlers.lh_first); node;
-         node = qatomic_read(&node->node.le_next)) {
+    AIO_HANDLERS_FOREACH(ctx, node) {
         if (node->always_ready) {
             progress |= aio_dispatch_handler(ctx, node, EPOLLIN | EPOLLOUT);
         }
@@ -455,8 +461,7 @@ static bool aio_run_poll_handlers_once(AioContext *ctx)
     AioHandler *node;
     bool found = false;
 
-    for (node = qatomic_load_acquire(&ctx->handlers.lh_first); node;
-         node = qatomic_read(&node->node.le_next)) {
+    AIO_HANDLERS_FOREACH(ctx, node) {
         if (node->io_poll && aio_node_enabled(ctx, node) &&
             node->io_poll(node->opaque)) {
             node->poll_ready = true;
@@ -484,8 +489,7 @@ static bool aio_dispatch_poll_ready(AioContext *ctx)
     AioHandler *node;
     bool progress = false;
 
-    for (node = qatomic_load_acquire(&ctx->handlers.lh_first); node;
-         node = qatomic_read(&node->node.le_next)) {
+    AIO_HANDLERS_FOREACH(ctx, node) {
         if (!node->poll_ready) {
             continue;
         }

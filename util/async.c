@@ -190,14 +190,6 @@ int64_t aio_compute_timeout(AioContext *ctx)
     return deadline;
 }
 
-bool aio_pending(AioContext *ctx)
-{
-    bool idle;
-
-    return aio_bh_scheduled(ctx, &idle) || idle ||
-           aio_timers_deadline_ns(ctx) == 0 || aio_fds_pending(ctx);
-}
-
 /* ---- Notification ---- */
 
 void aio_notify(AioContext *ctx)
@@ -470,11 +462,12 @@ AioContext *aio_context_new(Error **errp)
     ret = event_notifier_init(&ctx->notifier, false);
     if (ret < 0) {
         error_setg_errno(errp, -ret, "Failed to initialize event notifier");
-        goto fail_source;
+        goto fail;
     }
     ret = aio_context_setup(ctx, errp);
     if (ret < 0) {
-        goto fail_notifier;
+        event_notifier_cleanup(&ctx->notifier);
+        goto fail;
     }
 
     qemu_rec_mutex_init(&ctx->lock);
@@ -486,9 +479,7 @@ AioContext *aio_context_new(Error **errp)
     ctx->co_schedule_bh = aio_bh_new(ctx, co_schedule_bh_cb, ctx);
     return ctx;
 
-fail_notifier:
-    event_notifier_cleanup(&ctx->notifier);
-fail_source:
+fail:
     /* Nothing for finalize to undo yet. */
     g_source_set_funcs(&ctx->source, &(GSourceFuncs) { 0 });
     g_source_destroy(&ctx->source);
@@ -536,17 +527,6 @@ void aio_context_set_poll_params(AioContext *ctx, int64_t max_ns,
     ctx->poll_ns = 0;
     ctx->poll_grow = grow;
     ctx->poll_shrink = shrink;
-    aio_notify(ctx);
-}
-
-void aio_context_set_aio_params(AioContext *ctx, int64_t max_batch,
-                                Error **errp)
-{
-    if (max_batch < 0) {
-        error_setg(errp, "aio-max-batch must not be negative");
-        return;
-    }
-    ctx->aio_max_batch = max_batch;
     aio_notify(ctx);
 }
 

@@ -293,10 +293,7 @@ static int do_strtosz(const char *nptr, const char **end,
     int ret;
 
     if (!nptr) {
-        if (end) {
-            *end = NULL;
-        }
-        return -EINVAL;
+        return strtox_null(end);
     }
 
     /* The integral part is decimal, whatever leading zeros it has. */

@@ -202,8 +202,9 @@ void error_setg_errno_internal(Error **errp, const char *src, int line,
 
 void error_vprepend(Error *const *errp, const char *fmt, va_list ap)
 {
+    g_autofree char *prefix = NULL;
     Error *err;
-    char *prefix, *msg;
+    char *msg;
 
     if (!errp || !*errp) {
         return;
@@ -211,7 +212,6 @@ void error_vprepend(Error *const *errp, const char *fmt, va_list ap)
     err = *errp;
     prefix = g_strdup_vprintf(fmt, ap);
     msg = g_strconcat(prefix, err->msg, NULL);
-    g_free(prefix);
     g_free(err->msg);
     err->msg = msg;
 }
@@ -233,7 +233,7 @@ void error_append_hint(Error *const *errp, const char *fmt, ...)
     if (!errp || !*errp) {
         return;
     }
-    /* Hints on &error_fatal/&error_abort would never be seen: use ERRP_GUARD. */
+    /* Hints on &error_fatal/&error_abort are never seen: use ERRP_GUARD. */
     assert(errp != &error_fatal && errp != &error_abort);
     if (!(*errp)->hint) {
         (*errp)->hint = g_string_new(NULL);

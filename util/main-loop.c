@@ -45,11 +45,6 @@ AioContext *qemu_get_aio_context(void)
     return qemu_aio_context;
 }
 
-AioContext *iohandler_get_aio_context(void)
-{
-    return iohandler_ctx;
-}
-
 bool qemu_in_main_thread(void)
 {
     return qemu_aio_context &&

@@ -24,9 +24,9 @@
  */
 enum {
     POOL_MIN_BATCH_SIZE = 64,
+    /* Each of the two pools keeps at most this many (release: twice). */
+    POOL_MAX_SIZE = POOL_MIN_BATCH_SIZE,
 };
-
-static unsigned pool_max_size = POOL_MIN_BATCH_SIZE;
 
 static QSLIST_HEAD(, Coroutine) release_pool =
     QSLIST_HEAD_INITIALIZER(release_pool);
@@ -85,14 +85,12 @@ static Coroutine *pool_get(void)
 
 static void pool_put(Coroutine *co)
 {
-    unsigned max = qatomic_read(&pool_max_size);
-
-    if (qatomic_read(&release_pool_size) < max * 2) {
+    if (qatomic_read(&release_pool_size) < POOL_MAX_SIZE * 2) {
         QSLIST_INSERT_HEAD_ATOMIC(&release_pool, co, pool_next);
         qatomic_inc(&release_pool_size);
         return;
     }
-    if (alloc_pool_size < max) {
+    if (alloc_pool_size < POOL_MAX_SIZE) {
         if (unlikely(!alloc_pool_registered)) {
             alloc_pool_register();
         }
@@ -101,16 +99,6 @@ static void pool_put(Coroutine *co)
         return;
     }
     qemu_coroutine_delete(co);
-}
-
-void qemu_coroutine_inc_pool_size(unsigned int additional_pool_size)
-{
-    qatomic_add(&pool_max_size, additional_pool_size);
-}
-
-void qemu_coroutine_dec_pool_size(unsigned int removing_pool_size)
-{
-    qatomic_sub(&pool_max_size, removing_pool_size);
 }
 
 Coroutine *qemu_coroutine_create(CoroutineEntry *entry, void *opaque)

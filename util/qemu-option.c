@@ -617,7 +617,8 @@ static bool opts_do_parse(QemuOpts *opts, const char *params,
     const char *p = params;
 
     while (*p) {
-        char *name, *value;
+        g_autofree char *name = NULL;
+        g_autofree char *value = NULL;
         bool is_help;
         QemuOpt *opt;
 
@@ -626,17 +627,14 @@ static bool opts_do_parse(QemuOpts *opts, const char *params,
         firstname = NULL;
         if (is_help && help_wanted) {
             *help_wanted = true;
-            g_free(name);
-            g_free(value);
             return false;
         }
         if (!strcmp(name, "id")) {
             /* Taken care of by whoever created opts. */
-            g_free(name);
-            g_free(value);
             continue;
         }
-        opt = opt_create(opts, name, value);
+        opt = opt_create(opts, g_steal_pointer(&name),
+                         g_steal_pointer(&value));
         if (!opt_validate(opt, errp)) {
             qemu_opt_del(opt);
             return false;
@@ -657,16 +655,14 @@ static char *opts_parse_id(const char *params)
     const char *p = params;
 
     while (*p) {
-        char *name, *value;
+        g_autofree char *name = NULL;
+        g_autofree char *value = NULL;
         bool is_help;
 
         p = get_opt_name_value(p, NULL, false, &is_help, &name, &value);
         if (!strcmp(name, "id")) {
-            g_free(name);
-            return value;
+            return g_steal_pointer(&value);
         }
-        g_free(name);
-        g_free(value);
     }
     return NULL;
 }

@@ -69,7 +69,6 @@ void blk_set_dev_ops(BlockBackend *blk, const BlockDevOps *ops,
 bool blk_is_inserted(BlockBackend *blk);
 bool blk_is_available(BlockBackend *blk);
 bool blk_is_writable(BlockBackend *blk);
-bool blk_is_read_only(BlockBackend *blk);
 int64_t blk_getlength(BlockBackend *blk);
 int64_t blk_nb_sectors(BlockBackend *blk);
 uint32_t blk_get_request_alignment(BlockBackend *blk);

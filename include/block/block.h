@@ -295,7 +295,6 @@ BlockDriver *bdrv_find_protocol(const char *filename,
 /* Call it(opaque, name) for each format name, sorted, once each. */
 void bdrv_iterate_format(void (*it)(void *opaque, const char *name),
                          void *opaque, bool read_only);
-bool bdrv_is_whitelisted(BlockDriver *drv, bool read_only);
 
 /* Parse cache/aio/discard mode names into flags (0 or -1). */
 int bdrv_parse_cache_mode(const char *mode, int *flags, bool *writethrough);
@@ -362,7 +361,7 @@ int bdrv_replace_node(BlockDriverState *from, BlockDriverState *to,
 /* Close every node (at exit). */
 void bdrv_close_all(void);
 
-/* Iterate over all nodes that have a parent BlockBackend or are monitor-owned. */
+/* Iterates over the nodes with a BlockBackend parent or a monitor ref. */
 typedef struct BdrvNextIterator {
     int phase;
     BlockBackend *blk;

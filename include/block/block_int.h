@@ -58,8 +58,10 @@ typedef struct Transaction Transaction;
 /* ---- Limits a node imposes on requests ---- */
 
 typedef struct BlockLimits {
-    /* Offsets and lengths of all requests are multiples of this (power
-     * of two; 1 for byte-granular drivers, 512 for sector-based ones). */
+    /*
+     * Offsets and lengths of all requests are multiples of this (power
+     * of two; 1 for byte-granular drivers, 512 for sector-based ones).
+     */
     uint32_t request_alignment;
     /* Largest discard in bytes (0: no limit) and its preferred alignment. */
     int64_t max_pdiscard;
@@ -67,8 +69,10 @@ typedef struct BlockLimits {
     /* Largest write-zeroes in bytes (0: no limit) and preferred alignment. */
     int64_t max_pwrite_zeroes;
     uint32_t pwrite_zeroes_alignment;
-    /* Preferred and maximum transfer sizes in bytes (0: no preference /
-     * no limit); multiples of request_alignment. */
+    /*
+     * Preferred and maximum transfer sizes in bytes (0: no preference /
+     * no limit); multiples of request_alignment.
+     */
     uint32_t opt_transfer;
     uint32_t max_transfer;
     uint64_t max_hw_transfer;
@@ -128,9 +132,11 @@ struct BlockDriver {
     /* Size of the driver state (bs->opaque, zero-filled at open). */
     int instance_size;
 
-    /* A filter passes data through to its one FILTERED|PRIMARY child (in
+    /*
+     * A filter passes data through to its one FILTERED|PRIMARY child (in
      * bs->file, or bs->backing if filtered_child_is_backing); the core
-     * forwards unimplemented data callbacks to it. */
+     * forwards unimplemented data callbacks to it.
+     */
     bool is_filter;
     bool filtered_child_is_backing;
     /* Formats are not probed for their children (no nested probing). */
@@ -150,8 +156,10 @@ struct BlockDriver {
     QemuOptsList *amend_opts;
     /* Runtime options that reopen may change (NULL-terminated). */
     const char *const *mutable_opts;
-    /* Runtime options that affect the data and so appear in json: names
-     * (entries ending in '.' are prefixes). */
+    /*
+     * Runtime options that affect the data and so appear in json: names
+     * (entries ending in '.' are prefixes).
+     */
     const char *const *strong_runtime_opts;
 
     /* ---- Global state (main loop, not in coroutines) ---- */
@@ -244,8 +252,10 @@ struct BlockDriver {
                                                  Error **errp);
     /* 1 if a new image reads as zeroes. */
     int (*bdrv_has_zero_init)(BlockDriverState *bs);
-    /* Record a new backing file in the header: -EINVAL for a format
-     * without a file, -ENOSPC without room, -ENOTSUP if unsupported. */
+    /*
+     * Record a new backing file in the header: -EINVAL for a format
+     * without a file, -ENOSPC without room, -ENOTSUP if unsupported.
+     */
     int (*bdrv_change_backing_file)(BlockDriverState *bs,
                                     const char *backing_file,
                                     const char *backing_fmt);
@@ -356,8 +366,10 @@ struct BlockDriver {
     /* Quiesce / resume internal request sources (timers, caches). */
     void coroutine_fn (*bdrv_co_drain_begin)(BlockDriverState *bs);
     void coroutine_fn (*bdrv_co_drain_end)(BlockDriverState *bs);
-    /* Batch submissions between plug and unplug (nested calls counted by
-     * the core; the driver sees 0->1 and 1->0 only). */
+    /*
+     * Batch submissions between plug and unplug (nested calls counted by
+     * the core; the driver sees 0->1 and 1->0 only).
+     */
     void (*bdrv_io_plug)(BlockDriverState *bs);
     void (*bdrv_io_unplug)(BlockDriverState *bs);
 

@@ -92,9 +92,6 @@ void aio_notify_accept(AioContext *ctx);
  */
 bool aio_poll(AioContext *ctx, bool blocking);
 
-/* Is there pending work that a non-blocking aio_poll would run? */
-bool aio_pending(AioContext *ctx);
-
 /*
  * Register (or, with all callbacks NULL, remove) handlers for fd.
  * External handlers are skipped while aio_disable_external() is in effect.
@@ -115,8 +112,6 @@ bool aio_external_disabled(AioContext *ctx);
 /* Busy-poll parameters (0 disables busy polling). */
 void aio_context_set_poll_params(AioContext *ctx, int64_t max_ns,
                                  int64_t grow, int64_t shrink, Error **errp);
-void aio_context_set_aio_params(AioContext *ctx, int64_t max_batch,
-                                Error **errp);
 
 /* ---- Coroutines and contexts ---- */
 

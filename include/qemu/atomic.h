@@ -1,5 +1,7 @@
-/* Atomic operations on top of the GCC __atomic builtins (sequentially
- * consistent unless the name says otherwise). */
+/*
+ * Atomic operations on top of the GCC __atomic builtins (sequentially
+ * consistent unless the name says otherwise).
+ */
 #ifndef QEMU_ATOMIC_H
 #define QEMU_ATOMIC_H
 

@@ -41,10 +41,6 @@ bool qemu_in_coroutine(void);
 bool qemu_coroutine_entered(Coroutine *co);
 AioContext *qemu_coroutine_get_aio_context(Coroutine *co);
 
-/* Grow/shrink the pool of free coroutines kept for reuse. */
-void qemu_coroutine_inc_pool_size(unsigned int additional_pool_size);
-void qemu_coroutine_dec_pool_size(unsigned int removing_pool_size);
-
 /* ---- CoMutex: FIFO mutex with direct handoff to the next waiter ---- */
 
 typedef struct CoWaitRecord CoWaitRecord;

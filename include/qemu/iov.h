@@ -9,8 +9,10 @@
 
 size_t iov_size(const struct iovec *iov, unsigned int iov_cnt);
 
-/* Copy between a buffer and the vector starting at byte offset; returns the
- * number of bytes copied (short if the vector ends first). */
+/*
+ * Copy between a buffer and the vector starting at byte offset; returns the
+ * number of bytes copied (short if the vector ends first).
+ */
 size_t iov_from_buf(const struct iovec *iov, unsigned int iov_cnt,
                     size_t offset, const void *buf, size_t bytes);
 size_t iov_to_buf(const struct iovec *iov, unsigned int iov_cnt,
@@ -18,26 +20,13 @@ size_t iov_to_buf(const struct iovec *iov, unsigned int iov_cnt,
 size_t iov_memset(const struct iovec *iov, unsigned int iov_cnt,
                   size_t offset, int fillc, size_t bytes);
 
-/* Fill dst_iov with the part of iov at [offset, offset + bytes); returns
- * the number of entries used (at most dst_iov_cnt). */
+/*
+ * Fill dst_iov with the part of iov at [offset, offset + bytes); returns
+ * the number of entries used (at most dst_iov_cnt).
+ */
 unsigned iov_copy(struct iovec *dst_iov, unsigned int dst_iov_cnt,
                   const struct iovec *iov, unsigned int iov_cnt,
                   size_t offset, size_t bytes);
-
-/*
- * Send or receive bytes at offset over a socket; loops over partial
- * transfers.  Returns bytes moved or -1 with errno set.
- */
-ssize_t iov_send_recv(int sockfd, const struct iovec *iov, unsigned iov_cnt,
-                      size_t offset, size_t bytes, bool do_send);
-#define iov_recv(sockfd, iov, iov_cnt, offset, bytes) \
-    iov_send_recv(sockfd, iov, iov_cnt, offset, bytes, false)
-#define iov_send(sockfd, iov, iov_cnt, offset, bytes) \
-    iov_send_recv(sockfd, iov, iov_cnt, offset, bytes, true)
-
-/* Print a hex dump of up to limit bytes to fp. */
-void iov_hexdump(const struct iovec *iov, const unsigned int iov_cnt,
-                 FILE *fp, const char *prefix, size_t limit);
 
 /*
  * Drop bytes from the front/back of an array in place, adjusting *iov and

@@ -1,6 +1,6 @@
 /*
  * JSON parsing and formatting of QObjects, with QEMU 7.2's dialect, error
- * messages and output format (see docs/internals-qobject.rst).
+ * messages and output format (see docs/internals.rst, "Options and QObjects").
  */
 #ifndef QEMU_JSON_H
 #define QEMU_JSON_H

@@ -17,8 +17,6 @@
 int qemu_init_main_loop(Error **errp);
 /* The main AioContext (valid after qemu_init_main_loop). */
 AioContext *qemu_get_aio_context(void);
-/* The context of main-loop-only fd handlers. */
-AioContext *iohandler_get_aio_context(void);
 /* One main-loop iteration: wait (unless nonblocking) and dispatch. */
 void main_loop_wait(int nonblocking);
 /* Is the calling thread the main-loop thread? */

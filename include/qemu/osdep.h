@@ -71,6 +71,23 @@
 #define ROUND_UP(n, d) ROUND_DOWN((n) + (d) - 1, (d))
 #define DIV_ROUND_UP(n, d) (((n) + (d) - 1) / (d))
 
+/*
+ * MIN and MAX evaluate each argument exactly once, like QEMU's (glib's
+ * evaluate the result twice): arguments may have side effects or read a
+ * clock.  Being statement expressions, they can't size arrays or
+ * initialise statics.
+ */
+#undef MIN
+#define MIN(a, b) ({                                                        \
+    typeof(1 ? (a) : (b)) qemu_min_a_ = (a), qemu_min_b_ = (b);             \
+    qemu_min_a_ < qemu_min_b_ ? qemu_min_a_ : qemu_min_b_;                  \
+})
+#undef MAX
+#define MAX(a, b) ({                                                        \
+    typeof(1 ? (a) : (b)) qemu_max_a_ = (a), qemu_max_b_ = (b);             \
+    qemu_max_a_ > qemu_max_b_ ? qemu_max_a_ : qemu_max_b_;                  \
+})
+
 /* The smaller of a and b, where 0 means "no limit". */
 #define MIN_NON_ZERO(a, b) \
     ((a) == 0 ? (b) : ((b) == 0 ? (a) : (MIN(a, b))))
@@ -81,7 +98,7 @@
 
 typedef struct Error Error;
 
-/* Aligned allocation (abort on failure / NULL on failure); free with qemu_vfree. */
+/* Aligned allocation (aborts / try_: NULL on failure); free: qemu_vfree. */
 void *qemu_memalign(size_t alignment, size_t size);
 void *qemu_try_memalign(size_t alignment, size_t size);
 void qemu_vfree(void *ptr);

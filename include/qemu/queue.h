@@ -90,7 +90,7 @@
     (slistelm)->field.sle_next = (elm);                                      \
 } while (0)
 
-/* Lock-free push, safe against concurrent pushers and one QSLIST_MOVE_ATOMIC. */
+/* Lock-free push; safe with concurrent pushers and one QSLIST_MOVE_ATOMIC. */
 #define QSLIST_INSERT_HEAD_ATOMIC(head, elm, field) do {                     \
     typeof(elm) qsl_old_ = __atomic_load_n(&(head)->slh_first,               \
                                             __ATOMIC_RELAXED);               \
@@ -228,7 +228,8 @@
          (var) && ((next_var) = (var)->field.sqe_next, 1);                   \
          (var) = (next_var))
 
-/* ---- QTAILQ: doubly linked tail queue ----
+/*
+ * ---- QTAILQ: doubly linked tail queue ----
  *
  * Every link (in the head and in each element) has the same layout, so the
  * last element and the previous element can be found without knowing the

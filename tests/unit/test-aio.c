@@ -851,6 +851,27 @@ static void test_timer_resolution(void)
     timer_free(timer);
 }
 
+/*
+ * A timer may expire while its context computes the poll timeout; the
+ * timeout must then be 0, never -1 ("no timer", which blocks forever).
+ * Deadlines a few nanoseconds ahead make that window likely to be hit.
+ */
+static void test_timer_deadline_race(void)
+{
+    QEMUTimer timer;
+    bool fired = false;
+
+    aio_flush();
+    aio_timer_init(ctx, &timer, QEMU_CLOCK_REALTIME, SCALE_NS, timer_flag_cb,
+                   &fired);
+    for (int i = 0; i < 100000; i++) {
+        timer_mod_ns(&timer, qemu_clock_get_ns(QEMU_CLOCK_REALTIME) + i % 64);
+        g_assert_cmpint(aio_compute_timeout(ctx), >=, 0);
+    }
+    timer_del(&timer);
+    aio_notify_accept(ctx);
+}
+
 static void test_clocks(void)
 {
     int64_t host = qemu_clock_get_ns(QEMU_CLOCK_HOST);
@@ -1471,6 +1492,7 @@ int main(int argc, char **argv)
     g_test_add_func("/aio/timer/order", test_timer_order);
     g_test_add_func("/aio/timer/anticipate", test_timer_anticipate);
     g_test_add_func("/aio/timer/resolution", test_timer_resolution);
+    g_test_add_func("/aio/timer/deadline-race", test_timer_deadline_race);
     g_test_add_func("/aio/timer/clocks", test_clocks);
     g_test_add_func("/aio/coroutine/queue-chaining", test_queue_chaining);
     g_test_add_func("/aio/coroutine/schedule-fifo", test_co_schedule_fifo);

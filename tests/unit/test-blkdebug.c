@@ -11,6 +11,7 @@
 #include "qemu/main-loop.h"
 #include "block/block_int.h"
 #include "block/block-backend.h"
+#include "test-helpers.h"
 
 #define IMG_SIZE (1024 * 1024)
 
@@ -34,15 +35,6 @@ static void make_image(void)
         buf[i] = pattern_byte(i);
     }
     g_assert_true(g_file_set_contents(img_path, (char *)buf, IMG_SIZE, NULL));
-}
-
-static void read_file(int64_t off, void *buf, size_t len)
-{
-    int fd = open(img_path, O_RDONLY);
-
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpint(pread(fd, buf, len, off), ==, len);
-    close(fd);
 }
 
 static void check_pattern(const uint8_t *buf, int64_t off, size_t len)
@@ -679,17 +671,17 @@ static void test_limits(void)
     g_assert_cmpint(bd_read(blk, 100, 300000), ==, 0);
     memset(buf, 0xee, sizeof(buf));
     g_assert_cmpint(blk_pwrite(blk, 512, 512, buf, 0), ==, 0);
-    read_file(0, file_buf, 4096);
+    test_file_pread(img_path, 0, file_buf, 4096);
     check_pattern(file_buf, 0, 512);
     g_assert_cmpmem(file_buf + 512, 512, buf, 512);
     check_pattern(file_buf + 1024, 1024, 3072);
 
     g_assert_cmpint(blk_pwrite_zeroes(blk, 4096 - 100, 200000, 0), ==, 0);
     g_assert_cmpint(blk_pwrite_zeroes(blk, 300000, 4096, 0), ==, 0);
-    read_file(4096 - 200, file_buf, 300);
+    test_file_pread(img_path, 4096 - 200, file_buf, 300);
     check_pattern(file_buf, 4096 - 200, 100);
     g_assert_true(buffer_is_zero(file_buf + 100, 200));
-    read_file(300000, file_buf, 4096);
+    test_file_pread(img_path, 300000, file_buf, 4096);
     g_assert_true(buffer_is_zero(file_buf, 4096));
 
     g_assert_cmpint(blk_pdiscard(blk, 512, 300000), ==, 0);
@@ -970,13 +962,7 @@ int main(int argc, char **argv)
     qemu_init_main_loop(&error_abort);
     bdrv_init();
 
-    if (g_test_subprocess()) {
-        tmp_dir = g_strdup(g_getenv(TEST_DIR_ENV));
-    } else {
-        tmp_dir = g_dir_make_tmp("test-blkdebug-XXXXXX", NULL);
-        g_assert_nonnull(tmp_dir);
-        g_setenv(TEST_DIR_ENV, tmp_dir, true);
-    }
+    tmp_dir = test_tmp_dir(TEST_DIR_ENV, "test-blkdebug-XXXXXX");
     img_path = g_build_filename(tmp_dir, "image.raw", NULL);
     cfg_path = g_build_filename(tmp_dir, "blkdebug.cfg", NULL);
     make_image();
@@ -1002,9 +988,7 @@ int main(int argc, char **argv)
     ret = g_test_run();
 
     if (!g_test_subprocess()) {
-        unlink(img_path);
-        unlink(cfg_path);
-        rmdir(tmp_dir);
+        test_remove_tree(tmp_dir);
     }
     g_free(img_path);
     g_free(cfg_path);

@@ -12,6 +12,7 @@
 #include "qemu/main-loop.h"
 #include "block/block_int.h"
 #include "block/block-backend.h"
+#include "test-helpers.h"
 
 static char *tmp_dir;
 
@@ -127,22 +128,6 @@ static void write_tcow(const char *path, const char *backing,
     write_file(path, hdr, sizeof(hdr));
 }
 
-/* QDict from "key=value,key=value" (values as strings, like -o). */
-static QDict *opts(const char *list)
-{
-    QDict *d = qdict_new();
-    g_auto(GStrv) items = g_strsplit(list, ",", -1);
-
-    for (char **p = items; *p && **p; p++) {
-        char *eq = strchr(*p, '=');
-
-        g_assert_nonnull(eq);
-        *eq = '\0';
-        qdict_put_str(d, *p, eq + 1);
-    }
-    return d;
-}
-
 /* Open, expect failure, and compare the message. */
 static void check_open_error(const char *filename, QDict *options, int flags,
                              const char *expected)
@@ -209,7 +194,8 @@ static void test_probe(void)
         BlockDriverState *bs;
 
         write_tcow(path, "", "");
-        bs = bdrv_open(path, NULL, opts("driver=testcow"), 0, &error_abort);
+        bs = bdrv_open(path, NULL, test_opts("driver=testcow"), 0,
+                       &error_abort);
         g_assert_false(bs->probed);
         g_assert_cmpstr(bdrv_get_format_name(bs), ==, "testcow");
         g_assert_cmpstr(bdrv_get_format_name(bs->file->bs), ==, "file");
@@ -239,7 +225,7 @@ static void test_json(void)
 
     /* Options given directly beat those in the filename. */
     bs = bdrv_open("json:{\"driver\":\"null-co\",\"size\":1024}", NULL,
-                   opts("size=2048"), 0, &error_abort);
+                   test_opts("size=2048"), 0, &error_abort);
     g_assert_cmpint(bdrv_getlength(bs), ==, 2048);
     bdrv_unref(bs);
 
@@ -271,38 +257,39 @@ static void test_open_errors(void)
 
     /* qemu-io nope:foo */
     check_open_error("nope:foo", NULL, 0, "Unknown protocol 'nope'");
-    check_open_error(NULL, opts("driver=nope"), 0, "Unknown driver 'nope'");
+    check_open_error(NULL, test_opts("driver=nope"), 0,
+                     "Unknown driver 'nope'");
     check_open_error(NULL, NULL, 0, "Must specify either driver or file");
     /* qemu-io -c 'open -o file.filename=/tmp/x.raw /tmp/x.raw' */
-    check_open_error(raw, opts("file.filename=x"), 0,
+    check_open_error(raw, test_opts("file.filename=x"), 0,
                      "Can't specify 'file' and 'filename' options at the "
                      "same time");
     /* qemu-io -c 'open -o driver=raw' */
-    check_open_error(NULL, opts("driver=raw"), 0,
+    check_open_error(NULL, test_opts("driver=raw"), 0,
                      "A block device must be specified for \"file\"");
     /* qemu-io -c 'open -o driver=file' */
-    check_open_error(NULL, opts("driver=file"), 0,
+    check_open_error(NULL, test_opts("driver=file"), 0,
                      "The 'file' block driver requires a file name");
     /* qemu-io -c 'open -o driver=raw,file.driver=null-co,force-share=on' */
-    check_open_error(NULL, opts("driver=raw,file.driver=null-co,"
-                                "force-share=on"), BDRV_O_RDWR,
+    check_open_error(NULL, test_opts("driver=raw,file.driver=null-co,"
+                                     "force-share=on"), BDRV_O_RDWR,
                      "force-share=on can only be used with read-only "
                      "images");
     /* qemu-io -c 'open -C -r -o driver=raw,file.driver=null-co' */
-    check_open_error(NULL, opts("driver=raw,file.driver=null-co"),
+    check_open_error(NULL, test_opts("driver=raw,file.driver=null-co"),
                      BDRV_O_COPY_ON_READ,
                      "Can't use copy-on-read on read-only device");
     /* qemu-io -c 'open -o driver=null-co,detect-zeroes=foo' */
-    check_open_error(NULL, opts("driver=null-co,detect-zeroes=foo"), 0,
+    check_open_error(NULL, test_opts("driver=null-co,detect-zeroes=foo"), 0,
                      "invalid parameter value: foo");
     /* qemu-io -c 'open -o driver=null-co,discard=foo' */
-    check_open_error(NULL, opts("driver=null-co,discard=foo"), 0,
+    check_open_error(NULL, test_opts("driver=null-co,discard=foo"), 0,
                      "Invalid discard option");
-    check_open_error(NULL, opts("driver=null-co,detect-zeroes=unmap,"
-                                "discard=off"), 0,
+    check_open_error(NULL, test_opts("driver=null-co,detect-zeroes=unmap,"
+                                     "discard=off"), 0,
                      "setting detect-zeroes to unmap is not allowed without "
                      "setting discard operation to unmap");
-    check_open_error(NULL, opts("driver=null-co,read-only=maybe"), 0,
+    check_open_error(NULL, test_opts("driver=null-co,read-only=maybe"), 0,
                      "Parameter 'read-only' expects 'on' or 'off'");
 
     unlink(raw);
@@ -312,19 +299,23 @@ static void test_open_errors(void)
 static void test_leftover_options(void)
 {
     /* qemu-io -c 'open -o driver=null-co,foo=1,bar=2,baz=3' */
-    check_open_error(NULL, opts("driver=null-co,foo=1,bar=2,baz=3"), 0,
+    check_open_error(NULL, test_opts("driver=null-co,foo=1,bar=2,baz=3"), 0,
                      "Block protocol 'null-co' doesn't support the option "
                      "'bar'");
     /* qemu-io -c 'open -o driver=null-co,zzz=1,aaa=2' */
-    check_open_error(NULL, opts("driver=null-co,zzz=1,aaa=2"), 0,
+    check_open_error(NULL, test_opts("driver=null-co,zzz=1,aaa=2"), 0,
                      "Block protocol 'null-co' doesn't support the option "
                      "'aaa'");
     /* qemu-io -c 'open -o driver=raw,file.driver=null-co,foo=bar' */
-    check_open_error(NULL, opts("driver=raw,file.driver=null-co,foo=bar"), 0,
+    check_open_error(NULL, test_opts("driver=raw,file.driver=null-co,"
+                                     "foo=bar"), 0,
                      "Block format 'raw' does not support the option 'foo'");
-    /* qemu-io -r -c 'open -r -o driver=raw,file.driver=null-co,copy-on-read=on' */
-    check_open_error(NULL, opts("driver=raw,file.driver=null-co,"
-                                "copy-on-read=on"), 0,
+    /*
+     * qemu-io -r -c
+     *     'open -r -o driver=raw,file.driver=null-co,copy-on-read=on'
+     */
+    check_open_error(NULL, test_opts("driver=raw,file.driver=null-co,"
+                                     "copy-on-read=on"), 0,
                      "Block format 'raw' does not support the option "
                      "'copy-on-read'");
 }
@@ -337,22 +328,22 @@ static void test_node_names(void)
     GRegex *auto_name = g_regex_new("^#block[0-9]+[0-9][0-9]$", 0, 0, NULL);
 
     /* qemu-io -c 'open -o driver=null-co,node-name=1x' etc. */
-    check_open_error(NULL, opts("driver=null-co,node-name=1x"), 0,
+    check_open_error(NULL, test_opts("driver=null-co,node-name=1x"), 0,
                      "Invalid node-name: '1x'");
-    check_open_error(NULL, opts("driver=null-co,node-name="), 0,
+    check_open_error(NULL, test_opts("driver=null-co,node-name="), 0,
                      "Invalid node-name: ''");
-    check_open_error(NULL, opts("driver=null-co,node-name=a#b"), 0,
+    check_open_error(NULL, test_opts("driver=null-co,node-name=a#b"), 0,
                      "Invalid node-name: 'a#b'");
-    check_open_error(NULL, opts("driver=null-co,node-name="
-                                "abcdefghijabcdefghijabcdefghij12"), 0,
+    check_open_error(NULL, test_opts("driver=null-co,node-name="
+                                     "abcdefghijabcdefghijabcdefghij12"), 0,
                      "Node name too long");
 
-    a = bdrv_open(NULL, NULL, opts("driver=null-co,node-name="
-                                   "abcdefghijabcdefghijabcdefghij1"), 0,
+    a = bdrv_open(NULL, NULL, test_opts("driver=null-co,node-name="
+                                        "abcdefghijabcdefghijabcdefghij1"), 0,
                   &error_abort);
     g_assert_true(bdrv_find_node("abcdefghijabcdefghijabcdefghij1") == a);
-    check_open_error(NULL, opts("driver=null-co,node-name="
-                                "abcdefghijabcdefghijabcdefghij1"), 0,
+    check_open_error(NULL, test_opts("driver=null-co,node-name="
+                                     "abcdefghijabcdefghijabcdefghij1"), 0,
                      "Duplicate nodes with node-name="
                      "'abcdefghijabcdefghijabcdefghij1'");
     bdrv_unref(a);
@@ -373,7 +364,8 @@ static void test_node_names(void)
 static void test_reference(void)
 {
     BlockDriverState *bs = bdrv_open(NULL, NULL,
-                                     opts("driver=null-co,node-name=ref"), 0,
+                                     test_opts("driver=null-co,"
+                                               "node-name=ref"), 0,
                                      &error_abort);
     BlockDriverState *again;
 
@@ -385,7 +377,7 @@ static void test_reference(void)
     {
         Error *err = NULL;
 
-        g_assert_null(bdrv_open(NULL, "ref", opts("size=1"), 0, &err));
+        g_assert_null(bdrv_open(NULL, "ref", test_opts("size=1"), 0, &err));
         g_assert_cmpstr(error_get_pretty(err), ==, "Cannot reference an "
                         "existing block device with additional options or "
                         "a new filename");
@@ -403,7 +395,7 @@ static void test_reference(void)
     }
 
     /* A child given by reference: raw's file is the existing node. */
-    again = bdrv_open(NULL, NULL, opts("driver=raw,file=ref"), 0,
+    again = bdrv_open(NULL, NULL, test_opts("driver=raw,file=ref"), 0,
                       &error_abort);
     g_assert_true(again->file->bs == bs);
     g_assert_null(bs->inherits_from);
@@ -419,8 +411,8 @@ static void test_inherit(void)
     BlockDriverState *bs, *file;
 
     /* Cache and read-only settings flow down to the protocol node. */
-    bs = bdrv_open(NULL, NULL, opts("driver=raw,file.driver=null-co,"
-                                    "cache.no-flush=on,read-only=on"),
+    bs = bdrv_open(NULL, NULL, test_opts("driver=raw,file.driver=null-co,"
+                                         "cache.no-flush=on,read-only=on"),
                    BDRV_O_RDWR, &error_abort);
     file = bs->file->bs;
     g_assert_true(bs->open_flags & BDRV_O_NO_FLUSH);
@@ -440,9 +432,9 @@ static void test_inherit(void)
     bdrv_unref(bs);
 
     /* An explicit child option wins over the inherited one. */
-    bs = bdrv_open(NULL, NULL, opts("driver=raw,file.driver=null-co,"
-                                    "cache.no-flush=on,"
-                                    "file.cache.no-flush=off"),
+    bs = bdrv_open(NULL, NULL, test_opts("driver=raw,file.driver=null-co,"
+                                         "cache.no-flush=on,"
+                                         "file.cache.no-flush=off"),
                    BDRV_O_RDWR, &error_abort);
     g_assert_true(bs->open_flags & BDRV_O_NO_FLUSH);
     g_assert_false(bs->file->bs->open_flags & BDRV_O_NO_FLUSH);
@@ -450,7 +442,7 @@ static void test_inherit(void)
     bdrv_unref(bs);
 
     /* Top-level only flags stay at the top. */
-    bs = bdrv_open(NULL, NULL, opts("driver=raw,file.driver=null-co"),
+    bs = bdrv_open(NULL, NULL, test_opts("driver=raw,file.driver=null-co"),
                    BDRV_O_RDWR | BDRV_O_COPY_ON_READ, &error_abort);
     g_assert_true(bs->open_flags & BDRV_O_COPY_ON_READ);
     g_assert_cmpint(bs->copy_on_read, ==, 1);
@@ -559,7 +551,7 @@ static void test_backing_conflict(void)
                                          "backing.file=f", top);
 
     write_tcow(top, "", "");
-    check_open_error(NULL, opts(o), BDRV_O_RDWR,
+    check_open_error(NULL, test_opts(o), BDRV_O_RDWR,
                      "Could not open backing file: Permission conflict on "
                      "node 'f': permissions 'write, resize' are both "
                      "required by node 'top' (uses node 'f' as 'file' "
@@ -583,35 +575,42 @@ static void test_refresh_filename(void)
     write_file(raw, data, sizeof(data));
 
     /* qemu-img info --image-opts driver=null-co */
-    check_name(NULL, opts("driver=null-co"), "null-co://");
+    check_name(NULL, test_opts("driver=null-co"), "null-co://");
     /* qemu-img info --image-opts driver=null-co,latency-ns=100 */
-    check_name(NULL, opts("driver=null-co,latency-ns=100"), "null-co://");
+    check_name(NULL, test_opts("driver=null-co,latency-ns=100"), "null-co://");
     /* qemu-img info --image-opts driver=null-aio */
-    check_name(NULL, opts("driver=null-aio"), "null-aio://");
+    check_name(NULL, test_opts("driver=null-aio"), "null-aio://");
     /* qemu-img info --image-opts driver=null-co,size=1024 */
-    check_name(NULL, opts("driver=null-co,size=1024"),
+    check_name(NULL, test_opts("driver=null-co,size=1024"),
                "json:{\"driver\": \"null-co\", \"size\": \"1024\"}");
     /* qemu-img info --image-opts driver=null-co,read-zeroes=on */
-    check_name(NULL, opts("driver=null-co,read-zeroes=on"),
+    check_name(NULL, test_opts("driver=null-co,read-zeroes=on"),
                "json:{\"read-zeroes\": \"on\", \"driver\": \"null-co\"}");
-    /* qemu-img info --image-opts
-     *     driver=null-co,read-zeroes=on,size=4096,latency-ns=5 */
-    check_name(NULL, opts("driver=null-co,read-zeroes=on,size=4096,"
-                          "latency-ns=5"),
+    /*
+     * qemu-img info --image-opts
+     *     driver=null-co,read-zeroes=on,size=4096,latency-ns=5
+     */
+    check_name(NULL, test_opts("driver=null-co,read-zeroes=on,size=4096,"
+                               "latency-ns=5"),
                "json:{\"read-zeroes\": \"on\", \"driver\": \"null-co\", "
                "\"size\": \"4096\"}");
     /* qemu-img info --image-opts driver=null-aio,size=4096,read-zeroes=off */
-    check_name(NULL, opts("driver=null-aio,size=4096,read-zeroes=off"),
+    check_name(NULL, test_opts("driver=null-aio,size=4096,read-zeroes=off"),
                "json:{\"read-zeroes\": \"off\", \"driver\": \"null-aio\", "
                "\"size\": \"4096\"}");
     /* qemu-img info --image-opts driver=raw,file.driver=null-co */
-    check_name(NULL, opts("driver=raw,file.driver=null-co"), "null-co://");
-    /* qemu-img info --image-opts driver=raw,file.driver=null-co,file.size=4096 */
-    check_name(NULL, opts("driver=raw,file.driver=null-co,file.size=4096"),
+    check_name(NULL, test_opts("driver=raw,file.driver=null-co"), "null-co://");
+    /*
+     * qemu-img info --image-opts
+     *     driver=raw,file.driver=null-co,file.size=4096
+     */
+    check_name(NULL, test_opts("driver=raw,file.driver=null-co,file.size=4096"),
                "json:{\"driver\": \"raw\", \"file\": {\"driver\": "
                "\"null-co\", \"size\": \"4096\"}}");
-    /* qemu-img info -f raw 'json:{"driver":"raw","file":{"driver":"null-co",
-     *     "size":4096},"offset":0}' */
+    /*
+     * qemu-img info -f raw 'json:{"driver":"raw","file":{"driver":"null-co",
+     *     "size":4096},"offset":0}'
+     */
     check_name("json:{\"driver\":\"raw\",\"file\":{\"driver\":\"null-co\","
                "\"size\":4096},\"offset\":0}", NULL,
                "json:{\"offset\": 0, \"driver\": \"raw\", \"file\": "
@@ -619,36 +618,45 @@ static void test_refresh_filename(void)
 
     /* qemu-img info --image-opts driver=file,filename=/tmp/x.raw */
     o = g_strdup_printf("driver=file,filename=%s", raw);
-    check_name(NULL, opts(o), raw);
+    check_name(NULL, test_opts(o), raw);
     g_free(o);
     /* qemu-img info /tmp/x.raw (probed raw over file) */
     check_name(raw, NULL, raw);
-    /* qemu-img info --image-opts driver=raw,file.filename=/tmp/x.raw,
-     *     offset=512 */
+    /*
+     * qemu-img info --image-opts driver=raw,file.filename=/tmp/x.raw,
+     *     offset=512
+     */
     o = g_strdup_printf("driver=raw,file.filename=%s,offset=512", raw);
     expected = g_strdup_printf("json:{\"offset\": \"512\", \"driver\": "
                                "\"raw\", \"file\": {\"driver\": \"file\", "
                                "\"filename\": \"%s\"}}", raw);
-    check_name(NULL, opts(o), expected);
+    check_name(NULL, test_opts(o), expected);
     g_free(o);
     g_free(expected);
 
     /* qemu-img info --image-opts driver=blkdebug,image.driver=null-co */
-    check_name(NULL, opts("driver=blkdebug,image.driver=null-co"),
+    check_name(NULL, test_opts("driver=blkdebug,image.driver=null-co"),
                "blkdebug::null-co://");
-    /* qemu-img info --image-opts
-     *     driver=blkdebug,image.driver=null-co,align=4096 */
-    check_name(NULL, opts("driver=blkdebug,image.driver=null-co,align=4096"),
+    /*
+     * qemu-img info --image-opts
+     *     driver=blkdebug,image.driver=null-co,align=4096
+     */
+    check_name(NULL, test_opts("driver=blkdebug,image.driver=null-co,"
+                               "align=4096"),
                "json:{\"image\": {\"driver\": \"null-co\"}, \"driver\": "
                "\"blkdebug\", \"align\": \"4096\"}");
-    /* qemu-img info --image-opts
-     *     driver=raw,file.driver=blkdebug,file.image.driver=null-co */
-    check_name(NULL, opts("driver=raw,file.driver=blkdebug,"
-                          "file.image.driver=null-co"),
+    /*
+     * qemu-img info --image-opts
+     *     driver=raw,file.driver=blkdebug,file.image.driver=null-co
+     */
+    check_name(NULL, test_opts("driver=raw,file.driver=blkdebug,"
+                               "file.image.driver=null-co"),
                "blkdebug::null-co://");
-    /* qemu-img info --image-opts driver=raw,file.driver=blkdebug,
+    /*
+     * qemu-img info --image-opts driver=raw,file.driver=blkdebug,
      *     file.image.driver=file,file.image.filename=/tmp/x.raw,
-     *     file.align=4096 */
+     *     file.align=4096
+     */
     o = g_strdup_printf("driver=raw,file.driver=blkdebug,"
                         "file.image.driver=file,file.image.filename=%s,"
                         "file.align=4096", raw);
@@ -656,7 +664,7 @@ static void test_refresh_filename(void)
                                "{\"image\": {\"driver\": \"file\", "
                                "\"filename\": \"%s\"}, \"driver\": "
                                "\"blkdebug\", \"align\": \"4096\"}}", raw);
-    check_name(NULL, opts(o), expected);
+    check_name(NULL, test_opts(o), expected);
 
     unlink(raw);
 }
@@ -766,7 +774,7 @@ static void test_queries(void)
     BlockDriverInfo bdi;
 
     /* A 1000-byte protocol node is 1024 bytes long (whole sectors). */
-    bs = bdrv_open(NULL, NULL, opts("driver=null-co,size=1000"), 0,
+    bs = bdrv_open(NULL, NULL, test_opts("driver=null-co,size=1000"), 0,
                    &error_abort);
     g_assert_cmpint(bdrv_getlength(bs), ==, 1024);
     g_assert_cmpint(bdrv_nb_sectors(bs), ==, 2);
@@ -790,7 +798,7 @@ static void test_queries(void)
     bdrv_unref(bs);
 
     /* Read-write without auto-read-only cannot degrade. */
-    bs = bdrv_open(NULL, NULL, opts("driver=null-co"), BDRV_O_RDWR,
+    bs = bdrv_open(NULL, NULL, test_opts("driver=null-co"), BDRV_O_RDWR,
                    &error_abort);
     {
         Error *err = NULL;
@@ -802,7 +810,7 @@ static void test_queries(void)
     }
     bdrv_unref(bs);
 
-    bs = bdrv_open(NULL, NULL, opts("driver=null-co,auto-read-only=on"),
+    bs = bdrv_open(NULL, NULL, test_opts("driver=null-co,auto-read-only=on"),
                    BDRV_O_RDWR, &error_abort);
     g_assert_cmpint(bdrv_apply_auto_read_only(bs, "x", &error_abort), ==, 0);
     g_assert_true(bdrv_is_read_only(bs));

@@ -15,11 +15,12 @@
 #include "qemu/option.h"
 #include "block/block_int.h"
 #include "block/block-backend.h"
+#include "test-helpers.h"
 
 /* The directory is shared with g_test_trap_subprocess children. */
 #define TEST_DIR_ENV "QBLOCK_TEST_CREATE_DIR"
 
-static const char *tmp_dir;
+static char *tmp_dir;
 
 static char *path(const char *name)
 {
@@ -511,29 +512,8 @@ static void test_create_simple(void)
     g_free(msg);
 }
 
-static void remove_tree(const char *dir)
-{
-    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-    const char *name;
-
-    if (!d) {
-        return;
-    }
-    while ((name = g_dir_read_name(d))) {
-        g_autofree char *p = g_build_filename(dir, name, NULL);
-
-        if (g_file_test(p, G_FILE_TEST_IS_DIR)) {
-            remove_tree(p);
-        } else {
-            unlink(p);
-        }
-    }
-    rmdir(dir);
-}
-
 int main(int argc, char **argv)
 {
-    g_autofree char *dir = NULL;
     int ret;
 
     g_test_init(&argc, &argv, NULL);
@@ -541,14 +521,7 @@ int main(int argc, char **argv)
     bdrv_init();
     bdrv_register(&bdrv_testcow);
 
-    if (g_test_subprocess()) {
-        tmp_dir = g_getenv(TEST_DIR_ENV);
-    } else {
-        dir = g_dir_make_tmp("test-create-XXXXXX", NULL);
-        g_assert_nonnull(dir);
-        g_setenv(TEST_DIR_ENV, dir, true);
-        tmp_dir = dir;
-    }
+    tmp_dir = test_tmp_dir(TEST_DIR_ENV, "test-create-XXXXXX");
 
     g_test_add_func("/create/formatting", test_formatting);
     g_test_add_func("/create/errors", test_errors);
@@ -559,8 +532,9 @@ int main(int argc, char **argv)
 
     ret = g_test_run();
 
-    if (dir) {
-        remove_tree(dir);
+    if (!g_test_subprocess()) {
+        test_remove_tree(tmp_dir);
     }
+    g_free(tmp_dir);
     return ret;
 }

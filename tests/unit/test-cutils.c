@@ -147,7 +147,7 @@ static void test_strtosz_fractions(void)
 
 /*
  * Where QEMU 7.2 misbehaves, we deliberately differ (see
- * docs/internals-options.rst):
+ * docs/internals.rst, "Options and number parsing"):
  *  - a fraction that rounds to 1.0 as a double ("1.99999999999999999")
  *    overflows a double-to-integer conversion in QEMU and counts as
  *    zero: img: "1.99999999999999999" = 1, "1.999999999999999999k" = 1024,

@@ -13,6 +13,7 @@
 #include "qemu/error.h"
 #include "qemu/main-loop.h"
 #include "qemu/option.h"
+#include "test-helpers.h"
 
 #define IMG_SIZE (1024 * 1024)
 
@@ -33,36 +34,6 @@ static const AioMode aio_modes[] = {
     { "io_uring-direct", "io_uring", true },
 #endif
 };
-
-static char *new_image(const char *name, int64_t size)
-{
-    char *path = g_build_filename(tmp_dir, name, NULL);
-    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpint(ftruncate(fd, size), ==, 0);
-    close(fd);
-    return path;
-}
-
-static void file_pread(const char *path, int64_t off, void *buf, size_t len)
-{
-    int fd = open(path, O_RDONLY);
-
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpint(pread(fd, buf, len, off), ==, len);
-    close(fd);
-}
-
-static void file_pwrite(const char *path, int64_t off, const void *buf,
-                        size_t len)
-{
-    int fd = open(path, O_WRONLY);
-
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpint(pwrite(fd, buf, len, off), ==, len);
-    close(fd);
-}
 
 static struct stat file_stat(const char *path)
 {
@@ -147,7 +118,7 @@ static void aio_done(void *opaque, int ret)
 static void test_rw(gconstpointer opaque)
 {
     const AioMode *mode = opaque;
-    g_autofree char *path = new_image("rw.img", IMG_SIZE);
+    g_autofree char *path = test_new_file(tmp_dir, "rw.img", IMG_SIZE);
     g_autofree uint8_t *wbuf = g_malloc(256 * 1024);
     g_autofree uint8_t *rbuf = g_malloc(256 * 1024);
     g_autofree uint8_t *check = g_malloc(256 * 1024);
@@ -159,7 +130,7 @@ static void test_rw(gconstpointer opaque)
     fill(wbuf, 256 * 1024, 1);
     g_assert_cmpint(blk_pwrite(blk, 64 * 1024, 256 * 1024, wbuf, 0), ==, 0);
     g_assert_cmpint(blk_flush(blk), ==, 0);
-    file_pread(path, 64 * 1024, check, 256 * 1024);
+    test_file_pread(path, 64 * 1024, check, 256 * 1024);
     g_assert_cmpmem(check, 256 * 1024, wbuf, 256 * 1024);
 
     g_assert_cmpint(blk_pread(blk, 64 * 1024, 256 * 1024, rbuf, 0), ==, 0);
@@ -167,7 +138,7 @@ static void test_rw(gconstpointer opaque)
 
     /* Data written behind our back is seen (no caching in the driver). */
     fill(wbuf, 4096, 9);
-    file_pwrite(path, 0, wbuf, 4096);
+    test_file_pwrite(path, 0, wbuf, 4096);
     g_assert_cmpint(blk_pread(blk, 0, 4096, rbuf, 0), ==, 0);
     g_assert_cmpmem(rbuf, 4096, wbuf, 4096);
 
@@ -177,7 +148,7 @@ static void test_rw(gconstpointer opaque)
     g_assert_cmpint(rbuf[0], ==, wbuf[0]);
     g_assert_cmpmem(rbuf + 1, 3, "abc", 3);
     g_assert_cmpint(rbuf[4], ==, wbuf[4]);
-    file_pread(path, 1, check, 3);
+    test_file_pread(path, 1, check, 3);
     g_assert_cmpmem(check, 3, "abc", 3);
 
     /* Several requests in flight at once, completed in any order. */
@@ -197,7 +168,7 @@ static void test_rw(gconstpointer opaque)
         for (int i = 0; i < N; i++) {
             g_assert_cmpint(ret[i], ==, 0);
         }
-        file_pread(path, 64 * 1024, check, N * 4096);
+        test_file_pread(path, 64 * 1024, check, N * 4096);
         g_assert_cmpmem(rbuf, N * 4096, check, N * 4096);
     }
     blk_unref(blk);
@@ -208,7 +179,7 @@ static void test_rw(gconstpointer opaque)
 static void test_misaligned_buffers(gconstpointer opaque)
 {
     const AioMode *mode = opaque;
-    g_autofree char *path = new_image("misaligned.img", IMG_SIZE);
+    g_autofree char *path = test_new_file(tmp_dir, "misaligned.img", IMG_SIZE);
     g_autofree uint8_t *mem = g_malloc(3 * 4096 + 1);
     g_autofree uint8_t *check = g_malloc(8192);
     uint8_t *buf = mem + 1;
@@ -221,7 +192,7 @@ static void test_misaligned_buffers(gconstpointer opaque)
     }
     fill(buf, 8192, 3);
     g_assert_cmpint(blk_pwrite(blk, 8192, 8192, buf, 0), ==, 0);
-    file_pread(path, 8192, check, 8192);
+    test_file_pread(path, 8192, check, 8192);
     g_assert_cmpmem(check, 8192, buf, 8192);
 
     /* A vector of odd pieces. */
@@ -243,13 +214,13 @@ static void test_misaligned_buffers(gconstpointer opaque)
 static void test_short_file(gconstpointer opaque)
 {
     const AioMode *mode = opaque;
-    g_autofree char *path = new_image("short.img", 0);
+    g_autofree char *path = test_new_file(tmp_dir, "short.img", 0);
     uint8_t data[1000];
     uint8_t buf[1024];
     BlockBackend *blk;
 
     fill(data, sizeof(data), 5);
-    file_pwrite(path, 0, data, sizeof(data));
+    test_file_pwrite(path, 0, data, sizeof(data));
     blk = open_mode(path, mode, 0);
     if (!blk) {
         return;
@@ -267,7 +238,7 @@ static void test_short_file(gconstpointer opaque)
 static void test_discard_zeroes(gconstpointer opaque)
 {
     const AioMode *mode = opaque;
-    g_autofree char *path = new_image("zero.img", IMG_SIZE);
+    g_autofree char *path = test_new_file(tmp_dir, "zero.img", IMG_SIZE);
     g_autofree uint8_t *buf = g_malloc(IMG_SIZE);
     BlockBackend *blk = open_mode(path, mode, BDRV_O_RDWR | BDRV_O_UNMAP |
                                   BDRV_O_RESIZE);
@@ -314,7 +285,7 @@ static void test_discard_zeroes(gconstpointer opaque)
     {
         uint8_t check[4096];
 
-        file_pread(path, 0, check, 4096);
+        test_file_pread(path, 0, check, 4096);
         g_assert_cmpmem(check, 100, buf, 100);
         g_assert_true(buffer_is_zero(check + 100, 200));
         g_assert_cmpmem(check + 300, 4096 - 300, buf + 300, 4096 - 300);
@@ -332,7 +303,7 @@ static void test_discard_zeroes(gconstpointer opaque)
 static void test_truncate(gconstpointer opaque)
 {
     const AioMode *mode = opaque;
-    g_autofree char *path = new_image("trunc.img", 65536);
+    g_autofree char *path = test_new_file(tmp_dir, "trunc.img", 65536);
     BlockBackend *blk = open_mode(path, mode, BDRV_O_RDWR | BDRV_O_RESIZE);
     Error *err = NULL;
     struct stat st;
@@ -391,7 +362,7 @@ static void test_truncate(gconstpointer opaque)
 
 static void test_block_status(void)
 {
-    g_autofree char *path = new_image("status.img", IMG_SIZE);
+    g_autofree char *path = test_new_file(tmp_dir, "status.img", IMG_SIZE);
     g_autofree char *path2 = NULL;
     g_autofree uint8_t *buf = g_malloc0(65536);
     BlockDriverState *bs, *file;
@@ -436,8 +407,8 @@ static void test_block_status(void)
      * A 1000-byte file: qemu-img map --output=json -f file gives data
      * [0, 1000) and zeroes [1000, 1024).
      */
-    path2 = new_image("status-odd.img", 0);
-    file_pwrite(path2, 0, buf, 1000);
+    path2 = test_new_file(tmp_dir, "status-odd.img", 0);
+    test_file_pwrite(path2, 0, buf, 1000);
     blk = open_mode(path2, NULL, 0);
     bs = blk_bs(blk);
     ret = bdrv_block_status(bs, 0, 1024, &pnum, &map, &file);
@@ -461,7 +432,7 @@ static void test_block_status(void)
  */
 static void test_length_cached(void)
 {
-    g_autofree char *path = new_image("length.img", IMG_SIZE);
+    g_autofree char *path = test_new_file(tmp_dir, "length.img", IMG_SIZE);
     BlockBackend *blk = open_mode(path, NULL, 0);
 
     g_assert_cmpint(blk_getlength(blk), ==, IMG_SIZE);
@@ -610,7 +581,7 @@ static void test_create_opts(void)
 
 static void test_open_errors(void)
 {
-    g_autofree char *path = new_image("errors.img", 65536);
+    g_autofree char *path = test_new_file(tmp_dir, "errors.img", 65536);
     g_autofree char *missing = g_build_filename(tmp_dir, "missing", NULL);
     g_autofree char *expected = NULL;
     g_autofree char *msg = NULL;
@@ -674,7 +645,7 @@ static void test_open_errors(void)
 
 static void test_direct_alignment(void)
 {
-    g_autofree char *path = new_image("direct.img", IMG_SIZE);
+    g_autofree char *path = test_new_file(tmp_dir, "direct.img", IMG_SIZE);
     const AioMode direct = { "direct", "threads", true };
     BlockBackend *blk;
     uint32_t align;
@@ -683,7 +654,7 @@ static void test_direct_alignment(void)
     {
         g_autofree uint8_t *buf = g_malloc0(IMG_SIZE);
 
-        file_pwrite(path, 0, buf, IMG_SIZE);
+        test_file_pwrite(path, 0, buf, IMG_SIZE);
     }
     blk = open_mode(path, &direct, BDRV_O_RDWR);
     if (!blk) {
@@ -757,7 +728,7 @@ static int count_direct_fds(const char *path)
 /* auto-read-only: read-only until a writer comes, then read-write. */
 static void test_auto_read_only(void)
 {
-    g_autofree char *path = new_image("auto.img", 65536);
+    g_autofree char *path = test_new_file(tmp_dir, "auto.img", 65536);
     g_autofree char *real = realpath(path, NULL);
     BlockBackend *blk;
 
@@ -785,7 +756,7 @@ static void test_auto_read_only(void)
 /* Reopening read-write and back swaps the descriptor. */
 static void test_reopen(void)
 {
-    g_autofree char *path = new_image("reopen.img", 65536);
+    g_autofree char *path = test_new_file(tmp_dir, "reopen.img", 65536);
     g_autofree char *real = realpath(path, NULL);
     BlockBackend *blk;
     BlockDriverState *bs;
@@ -816,7 +787,8 @@ static void test_reopen(void)
 /* cache.direct can be switched by reopen: a new descriptor, new limits. */
 static void test_reopen_direct(void)
 {
-    g_autofree char *path = new_image("direct-reopen.img", IMG_SIZE);
+    g_autofree char *path = test_new_file(tmp_dir, "direct-reopen.img",
+                                          IMG_SIZE);
     g_autofree char *real = realpath(path, NULL);
     BlockBackend *blk;
     BlockDriverState *bs;
@@ -824,7 +796,7 @@ static void test_reopen_direct(void)
     uint8_t buf[4096];
 
     memset(buf, 0x5a, sizeof(buf));
-    file_pwrite(path, 0, buf, sizeof(buf));
+    test_file_pwrite(path, 0, buf, sizeof(buf));
     blk = open_mode(path, NULL, BDRV_O_RDWR);
     bs = blk_bs(blk);
     g_assert_cmpint(count_direct_fds(real), ==, 0);
@@ -855,7 +827,7 @@ static void test_reopen_direct(void)
 /* "file:" is the default protocol's explicit prefix. */
 static void test_file_prefix(void)
 {
-    g_autofree char *path = new_image("prefix.img", 65536);
+    g_autofree char *path = test_new_file(tmp_dir, "prefix.img", 65536);
     g_autofree char *name = g_strdup_printf("file:%s", path);
     QDict *opts = qdict_new();
     BlockBackend *blk;
@@ -905,7 +877,7 @@ static void driver_call(DriverCall *c)
 /* Callbacks without a generic caller yet: invalidate_cache, delete_file. */
 static void test_driver_callbacks(void)
 {
-    g_autofree char *path = new_image("callbacks.img", IMG_SIZE);
+    g_autofree char *path = test_new_file(tmp_dir, "callbacks.img", IMG_SIZE);
     g_autofree char *msg = g_strdup_printf(
         "%s is not a regular file: No such file or directory", path);
     g_autofree uint8_t *buf = g_malloc(IMG_SIZE);

@@ -8,51 +8,18 @@
 #include "qemu/error.h"
 #include "qemu/json.h"
 #include "block/qapi.h"
+#include "test-helpers.h"
 
-static char *read_data(const char *name, const char *ext)
+static void dump_check(void *check)
 {
-    g_autofree char *base = g_strconcat(name, ext, NULL);
-    g_autofree char *path = g_test_build_filename(G_TEST_DIST, "data",
-                                                  "image-check", base, NULL);
-    g_autoptr(GError) err = NULL;
-    char *contents;
-
-    if (!g_file_get_contents(path, &contents, NULL, &err)) {
-        g_error("%s", err->message);
-    }
-    return contents;
-}
-
-/* What bdrv_image_check_dump(check) writes to stdout. */
-static char *dump_to_string(const ImageCheck *check)
-{
-    g_autofree char *path = NULL;
-    g_autoptr(GError) err = NULL;
-    char *contents;
-    int saved, fd;
-
-    fd = g_file_open_tmp("test-image-check-XXXXXX", &path, &err);
-    g_assert_no_error(err);
-    fflush(stdout);
-    saved = dup(STDOUT_FILENO);
-    g_assert_cmpint(dup2(fd, STDOUT_FILENO), ==, STDOUT_FILENO);
-    close(fd);
-
     bdrv_image_check_dump(check);
-
-    fflush(stdout);
-    g_assert_cmpint(dup2(saved, STDOUT_FILENO), ==, STDOUT_FILENO);
-    close(saved);
-    g_assert_true(g_file_get_contents(path, &contents, NULL, &err));
-    unlink(path);
-    return contents;
 }
 
 static void test_check(gconstpointer opaque)
 {
     const char *name = opaque;
-    g_autofree char *json_text = read_data(name, ".json");
-    g_autofree char *human_text = read_data(name, ".txt");
+    g_autofree char *json_text = test_read_data("image-check", name, ".json");
+    g_autofree char *human_text = test_read_data("image-check", name, ".txt");
     g_autoptr(QObject) obj = qobject_from_json(json_text, &error_abort);
     QDict *json = qobject_to(QDict, obj);
     g_autofree char *filename = g_strdup(qdict_get_str(json, "filename"));
@@ -95,7 +62,7 @@ static void test_check(gconstpointer opaque)
     } else {
         expected_human = human_text;
     }
-    ours_human = dump_to_string(&check);
+    ours_human = test_capture_stdout(dump_check, &check);
     g_assert_cmpstr(ours_human, ==, expected_human);
 }
 

@@ -9,20 +9,7 @@
 #include "qemu/error.h"
 #include "qemu/json.h"
 #include "block/qapi.h"
-
-static char *read_data(const char *name, const char *ext)
-{
-    g_autofree char *base = g_strconcat(name, ext, NULL);
-    g_autofree char *path = g_test_build_filename(G_TEST_DIST, "data",
-                                                  "image-info", base, NULL);
-    g_autoptr(GError) err = NULL;
-    char *contents;
-
-    if (!g_file_get_contents(path, &contents, NULL, &err)) {
-        g_error("%s", err->message);
-    }
-    return contents;
-}
+#include "test-helpers.h"
 
 /* The ImageInfo that QEMU serialised as json. */
 static ImageInfo *image_info_from_json(QDict *json)
@@ -66,36 +53,16 @@ static ImageInfo *image_info_from_json(QDict *json)
     return info;
 }
 
-/* What fn(info) writes to stdout. */
-static char *capture_stdout(void (*fn)(ImageInfo *), ImageInfo *info)
+static void dump_info(void *info)
 {
-    g_autofree char *path = NULL;
-    g_autoptr(GError) err = NULL;
-    char *contents;
-    int saved, fd;
-
-    fd = g_file_open_tmp("test-image-info-XXXXXX", &path, &err);
-    g_assert_no_error(err);
-    fflush(stdout);
-    saved = dup(STDOUT_FILENO);
-    g_assert_cmpint(dup2(fd, STDOUT_FILENO), ==, STDOUT_FILENO);
-    close(fd);
-
-    fn(info);
-
-    fflush(stdout);
-    g_assert_cmpint(dup2(saved, STDOUT_FILENO), ==, STDOUT_FILENO);
-    close(saved);
-    g_assert_true(g_file_get_contents(path, &contents, NULL, &err));
-    unlink(path);
-    return contents;
+    bdrv_image_info_dump(info);
 }
 
 static void test_image(gconstpointer opaque)
 {
     const char *name = opaque;
-    g_autofree char *json_text = read_data(name, ".json");
-    g_autofree char *human_text = read_data(name, ".txt");
+    g_autofree char *json_text = test_read_data("image-info", name, ".json");
+    g_autofree char *human_text = test_read_data("image-info", name, ".txt");
     g_autoptr(QObject) json = qobject_from_json(json_text, &error_abort);
     g_autoptr(ImageInfo) info = image_info_from_json(qobject_to(QDict, json));
     g_autoptr(QDict) dict = image_info_to_qdict(info);
@@ -106,23 +73,27 @@ static void test_image(gconstpointer opaque)
     g_assert_cmpstr(ours->str, ==, json_text);
     g_string_free(ours, true);
 
-    ours_human = capture_stdout(bdrv_image_info_dump, info);
+    ours_human = test_capture_stdout(dump_info, info);
     g_assert_cmpstr(ours_human, ==, human_text);
 }
 
 /* The format-specific part alone, as qemu-io's info prints it. */
-static void dump_specific(ImageInfo *info)
+static void dump_specific(void *opaque)
 {
+    ImageInfo *info = opaque;
+
     bdrv_image_info_specific_dump(info->format_specific, NULL, stdout);
 }
 
 static void test_specific_only(void)
 {
-    g_autofree char *json_text = read_data("qcow2-bitmaps", ".json");
-    g_autofree char *human_text = read_data("qcow2-bitmaps", ".txt");
+    g_autofree char *json_text = test_read_data("image-info", "qcow2-bitmaps",
+                                                ".json");
+    g_autofree char *human_text = test_read_data("image-info", "qcow2-bitmaps",
+                                                 ".txt");
     g_autoptr(QObject) json = qobject_from_json(json_text, &error_abort);
     g_autoptr(ImageInfo) info = image_info_from_json(qobject_to(QDict, json));
-    g_autofree char *ours = capture_stdout(dump_specific, info);
+    g_autofree char *ours = test_capture_stdout(dump_specific, info);
     const char *expected = strstr(human_text,
                                   "Format specific information:\n");
 

@@ -14,22 +14,12 @@
 #include "block/block-backend.h"
 #include "qemu/error.h"
 #include "qemu/main-loop.h"
+#include "test-helpers.h"
 
 #define QEMU_IO "/usr/bin/qemu-io"
 #define QEMU_IMG "/usr/bin/qemu-img"
 
 static char *tmp_dir;
-
-static char *new_image(const char *name, int64_t size)
-{
-    char *path = g_build_filename(tmp_dir, name, NULL);
-    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpint(ftruncate(fd, size), ==, 0);
-    close(fd);
-    return path;
-}
 
 /* Is byte off of path locked by some open file description? */
 static bool byte_locked(const char *path, int off)
@@ -121,7 +111,7 @@ static BlockBackend *open_image(const char *path, uint64_t perm,
 
 static void test_basic(void)
 {
-    g_autofree char *path = new_image("basic.img", 1024 * 1024);
+    g_autofree char *path = test_new_file(tmp_dir, "basic.img", 1024 * 1024);
     const uint64_t perm = BLK_PERM_CONSISTENT_READ | BLK_PERM_WRITE;
     BlockBackend *blk1, *blk2, *blk3;
     Error *err = NULL;
@@ -165,7 +155,7 @@ static void test_basic(void)
 /* A conflicting second writer gets QEMU's message and hint. */
 static void test_conflict_message(void)
 {
-    g_autofree char *path = new_image("conflict.img", 65536);
+    g_autofree char *path = test_new_file(tmp_dir, "conflict.img", 65536);
     g_autofree char *hint = g_strdup_printf(
         "Failed to get \"write\" lock\n"
         "Is another process using the image [%s]?\n", path);
@@ -201,7 +191,7 @@ static void test_conflict_message(void)
 /* A failed permission change leaves the lock bytes as they were. */
 static void test_set_perm_abort(void)
 {
-    g_autofree char *path = new_image("abort.img", 65536);
+    g_autofree char *path = test_new_file(tmp_dir, "abort.img", 65536);
     const uint64_t perm = BLK_PERM_CONSISTENT_READ | BLK_PERM_WRITE;
     const uint64_t shared = BLK_PERM_CONSISTENT_READ | BLK_PERM_WRITE;
     BlockBackend *blk1, *blk2;
@@ -225,7 +215,7 @@ static void test_set_perm_abort(void)
 /* locking=off takes no locks and ignores those of others. */
 static void test_locking_off(void)
 {
-    g_autofree char *path = new_image("off.img", 65536);
+    g_autofree char *path = test_new_file(tmp_dir, "off.img", 65536);
     BlockBackend *blk1, *blk2;
     QDict *options;
 
@@ -358,7 +348,7 @@ static void test_qemu_holds(void)
 /* We hold an image without sharing writes: QEMU's qemu-io is refused. */
 static void test_we_hold(void)
 {
-    g_autofree char *path = new_image("ours.img", 65536);
+    g_autofree char *path = test_new_file(tmp_dir, "ours.img", 65536);
     g_autofree char *expected = NULL;
     g_autofree char *err_text = NULL;
     BlockBackend *blk;

@@ -16,6 +16,7 @@
 #include "qemu/option.h"
 #include "qemu/qdict.h"
 #include "qemu/units.h"
+#include "test-helpers.h"
 
 /*
  * The qcow2 creation options in the order QEMU 7.2 prints them (the order
@@ -105,28 +106,6 @@ static QemuOptsList dev_opts = {
     },
 };
 
-/* Run fn(opaque) and return what it wrote to stdout. */
-static char *capture_stdout(void (*fn)(void *), void *opaque)
-{
-    char tmpl[] = "/tmp/test-qemu-opts-XXXXXX";
-    int fd = mkstemp(tmpl);
-    int saved;
-    char *out = NULL;
-
-    g_assert_cmpint(fd, >=, 0);
-    fflush(stdout);
-    saved = dup(STDOUT_FILENO);
-    dup2(fd, STDOUT_FILENO);
-    fn(opaque);
-    fflush(stdout);
-    dup2(saved, STDOUT_FILENO);
-    close(saved);
-    close(fd);
-    g_assert_true(g_file_get_contents(tmpl, &out, NULL, NULL));
-    unlink(tmpl);
-    return out;
-}
-
 static void print_opts_cb(void *opaque)
 {
     qemu_opts_print(opaque, " ");
@@ -143,7 +122,7 @@ static char *create_line(const char *options, Error **errp)
 
     qemu_opt_set_number(opts, "size", MiB, &error_abort);
     if (qemu_opts_do_parse(opts, options, NULL, errp)) {
-        out = capture_stdout(print_opts_cb, opts);
+        out = test_capture_stdout(print_opts_cb, opts);
     }
     qemu_opts_del(opts);
     return out;
@@ -244,7 +223,7 @@ static void test_print_other(void)
     qemu_opt_set_number(opts, "size", MiB, &error_abort);
     qemu_opts_do_parse(opts, "preallocation=off,nocow=off,"
                        "extent_size_hint=1M", NULL, &error_abort);
-    out1 = capture_stdout(print_opts_cb, opts);
+    out1 = test_capture_stdout(print_opts_cb, opts);
     g_assert_cmpstr(out1, ==, "size=1048576 nocow=off preallocation=off "
                     "extent_size_hint=1048576");
     qemu_opts_del(opts);
@@ -253,14 +232,14 @@ static void test_print_other(void)
     /* The id comes first; unset options print their default as is. */
     opts = qemu_opts_create(&dev_opts, "d0", 1, &error_abort);
     qemu_opt_set(opts, "driver", "x", &error_abort);
-    out3 = capture_stdout(print_opts_cb, opts);
+    out3 = test_capture_stdout(print_opts_cb, opts);
     g_assert_cmpstr(out3, ==, "id=d0 driver=x num=0x20 sz=1k str=dflt b=on");
     qemu_opts_del(opts);
 
     /* Accept-anything lists print every value in order. */
     opts = qemu_opts_create(&any_opts, NULL, 0, &error_abort);
     qemu_opts_do_parse(opts, "b=x,,y,a=1,b=2", NULL, &error_abort);
-    out2 = capture_stdout(print_opts_cb, opts);
+    out2 = test_capture_stdout(print_opts_cb, opts);
     g_assert_cmpstr(out2, ==, "b=x,,y a=1 b=2");
     qemu_opts_del(opts);
 }
@@ -311,23 +290,23 @@ static void test_print_help(void)
     g_autofree char *nohelp_out = NULL;
 
     list = qemu_opts_append(list, &file_create);
-    raw_out = capture_stdout(print_help_cb, list);
+    raw_out = test_capture_stdout(print_help_cb, list);
     g_assert_cmpstr(raw_out, ==, raw_help);
     qemu_opts_free(list);
 
-    qcow2_out = capture_stdout(print_help_cb, &qcow2_like);
+    qcow2_out = test_capture_stdout(print_help_cb, &qcow2_like);
     g_assert_cmpstr(qcow2_out, ==, qcow2_help);
 
-    cap_out = capture_stdout(print_help_caption_cb, &qcow2_like);
+    cap_out = test_capture_stdout(print_help_caption_cb, &qcow2_like);
     g_assert_true(g_str_has_prefix(cap_out, "qcow2-like options:\n"));
     g_assert_cmpstr(cap_out + strlen("qcow2-like options:\n"), ==,
                     qcow2_help);
 
-    empty_out = capture_stdout(print_help_caption_cb, &any_opts);
+    empty_out = test_capture_stdout(print_help_caption_cb, &any_opts);
     g_assert_cmpstr(empty_out, ==, "There are no options for any.\n");
 
     /* Options without help get no padding; sorting is by whole line. */
-    nohelp_out = capture_stdout(print_help_cb, &dev_opts);
+    nohelp_out = test_capture_stdout(print_help_cb, &dev_opts);
     g_assert_cmpstr(nohelp_out, ==,
                     "  b=<bool (on/off)>\n"
                     "  driver=<str>\n"

@@ -12,6 +12,7 @@
 #include "qemu/option.h"
 #include "block/block_int.h"
 #include "block/block-backend.h"
+#include "test-helpers.h"
 
 #define IMG_SIZE (1024 * 1024)
 
@@ -35,16 +36,6 @@ static void make_image(void)
         buf[i] = pattern_byte(i);
     }
     g_assert_true(g_file_set_contents(img_path, (char *)buf, IMG_SIZE, NULL));
-}
-
-/* Read the image file directly, bypassing the block layer. */
-static void read_file(int64_t off, void *buf, size_t len)
-{
-    int fd = open(img_path, O_RDONLY);
-
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpint(pread(fd, buf, len, off), ==, len);
-    close(fd);
 }
 
 static int64_t file_size(void)
@@ -199,7 +190,7 @@ static void test_offset_window(void)
 
     memset(buf, 0xa5, sizeof(buf));
     g_assert_cmpint(blk_pwrite(blk, 1000, sizeof(buf), buf, 0), ==, 0);
-    read_file(1512, file_buf, sizeof(file_buf));
+    test_file_pread(img_path, 1512, file_buf, sizeof(file_buf));
     g_assert_cmpmem(file_buf, sizeof(file_buf), buf, sizeof(buf));
     blk_unref(blk);
     make_image();
@@ -252,7 +243,7 @@ static void test_size_window(void)
     blk_set_allow_write_beyond_eof(blk, true);
     g_assert_cmpint(blk_pwrite(blk, 4096, 512, buf, 0), ==, -ENOSPC);
     g_assert_cmpint(file_size(), ==, IMG_SIZE);
-    read_file(8192 + 4096, buf, 512);
+    test_file_pread(img_path, 8192 + 4096, buf, 512);
     check_pattern(buf, 8192 + 4096, 512);
 
     /* qemu-img info --image-opts driver=raw,file.filename=x,size=512 */
@@ -387,20 +378,20 @@ static void test_probed(void)
     memcpy(buf, TESTFMT_MAGIC, 8);
     g_assert_cmpint(blk_pwrite(blk, 0, 512, buf, 0), ==, -EPERM);
     g_assert_cmpint(blk_pwrite(blk, 0, 1024, buf, 0), ==, -EPERM);
-    read_file(0, file_buf, sizeof(file_buf));
+    test_file_pread(img_path, 0, file_buf, sizeof(file_buf));
     check_pattern(file_buf, 0, sizeof(file_buf));
 
     /* A partial write that completes the magic is caught after RMW. */
     g_assert_cmpint(blk_pwrite(blk, 0, 4, buf, 0), ==, 0);
     g_assert_cmpint(blk_pwrite(blk, 4, 4, buf + 4, 0), ==, -EPERM);
-    read_file(0, file_buf, 8);
+    test_file_pread(img_path, 0, file_buf, 8);
     g_assert_cmpmem(file_buf, 4, TESTFMT_MAGIC, 4);
     check_pattern(file_buf + 4, 4, 4);
 
     /* Sector 0 data that still probes as raw is fine ('write 0 512'). */
     memset(buf, 0x51, sizeof(buf));
     g_assert_cmpint(blk_pwrite(blk, 0, 1024, buf, 0), ==, 0);
-    read_file(0, file_buf, sizeof(file_buf));
+    test_file_pread(img_path, 0, file_buf, sizeof(file_buf));
     g_assert_cmpmem(file_buf, sizeof(file_buf), buf, sizeof(buf));
     /* ... and so are byte writes ('write 1 1') and later sectors. */
     g_assert_cmpint(blk_pwrite(blk, 1, 1, "Q", 0), ==, 0);
@@ -414,12 +405,12 @@ static void test_probed(void)
     blk = open_raw(NULL, NULL, BDRV_O_RDWR);
     g_assert_false(blk_bs(blk)->probed);
     g_assert_cmpint(blk_pwrite(blk, 0, 512, buf, 0), ==, 0);
-    read_file(0, file_buf, 8);
+    test_file_pread(img_path, 0, file_buf, 8);
     g_assert_cmpmem(file_buf, 8, TESTFMT_MAGIC, 8);
     blk_unref(blk);
 
     /* The file now probes as testfmt. */
-    read_file(0, file_buf, 512);
+    test_file_pread(img_path, 0, file_buf, 512);
     g_assert_true(bdrv_probe_all(file_buf, 512, NULL) == &bdrv_testfmt);
     make_image();
 }
@@ -574,13 +565,7 @@ int main(int argc, char **argv)
     bdrv_init();
     bdrv_register(&bdrv_testfmt);
 
-    if (g_test_subprocess()) {
-        tmp_dir = g_strdup(g_getenv(TEST_DIR_ENV));
-    } else {
-        tmp_dir = g_dir_make_tmp("test-raw-XXXXXX", NULL);
-        g_assert_nonnull(tmp_dir);
-        g_setenv(TEST_DIR_ENV, tmp_dir, true);
-    }
+    tmp_dir = test_tmp_dir(TEST_DIR_ENV, "test-raw-XXXXXX");
     img_path = g_build_filename(tmp_dir, "raw.img", NULL);
     make_image();
 
@@ -599,8 +584,7 @@ int main(int argc, char **argv)
     ret = g_test_run();
 
     if (!g_test_subprocess()) {
-        unlink(img_path);
-        rmdir(tmp_dir);
+        test_remove_tree(tmp_dir);
     }
     g_free(img_path);
     g_free(tmp_dir);

@@ -12,6 +12,7 @@
 #include "qemu/main-loop.h"
 #include "block/block_int.h"
 #include "block/block-backend.h"
+#include "test-helpers.h"
 
 /* ---- "rfmt": a format with one mutable option, "knob" ---- */
 
@@ -103,23 +104,6 @@ static BlockDriver bdrv_noreopen = {
     .bdrv_child_perm = bdrv_default_perms,
 };
 
-/* ---- Helpers ---- */
-
-static QDict *opts(const char *list)
-{
-    QDict *d = qdict_new();
-    g_auto(GStrv) items = g_strsplit(list, ",", -1);
-
-    for (char **p = items; *p && **p; p++) {
-        char *eq = strchr(*p, '=');
-
-        g_assert_nonnull(eq);
-        *eq = '\0';
-        qdict_put_str(d, *p, eq + 1);
-    }
-    return d;
-}
-
 /* rfmt over null-co (size 1 MiB) named name, with extra options. */
 static BlockDriverState *open_rfmt(const char *name, const char *extra,
                                    int flags)
@@ -129,7 +113,7 @@ static BlockDriverState *open_rfmt(const char *name, const char *extra,
                                          "file.size=1048576%s%s", name,
                                          extra[0] ? "," : "", extra);
 
-    return bdrv_open(NULL, NULL, opts(o), flags, &error_abort);
+    return bdrv_open(NULL, NULL, test_opts(o), flags, &error_abort);
 }
 
 static void check_reopen_error(BlockDriverState *bs, QDict *o, bool keep_old,
@@ -189,7 +173,7 @@ static void test_option_change_rejected(void)
 
     reset_calls();
     /* The child fails after the parent was prepared: parent aborted. */
-    check_reopen_error(bs, opts("file.size=2048"), true,
+    check_reopen_error(bs, test_opts("file.size=2048"), true,
                        "Cannot change the option 'size'");
     g_assert_cmpint(calls.prepare, ==, 1);
     g_assert_cmpint(calls.commit, ==, 0);
@@ -199,30 +183,30 @@ static void test_option_change_rejected(void)
 
     /* A failing driver prepare: nothing to abort there. */
     reset_calls();
-    check_reopen_error(bs, opts("knob=fail"), true, "knob says no");
+    check_reopen_error(bs, test_opts("knob=fail"), true, "knob says no");
     g_assert_cmpint(calls.abort, ==, 0);
     g_assert_cmpstr(s->knob, ==, "1");
     g_assert_cmpstr(qdict_get_try_str(bs->options, "knob"), ==, "1");
 
     /* node-name and driver are fixed. */
-    check_reopen_error(bs, opts("node-name=other"), true,
+    check_reopen_error(bs, test_opts("node-name=other"), true,
                        "Cannot change the option 'node-name'");
-    check_reopen_error(bs, opts("driver=raw"), true,
+    check_reopen_error(bs, test_opts("driver=raw"), true,
                        "Cannot change the option 'driver'");
     g_assert_true(bdrv_find_node("top") == bs);
-    check_reopen_error(bs, opts("discard=maybe"), true,
+    check_reopen_error(bs, test_opts("discard=maybe"), true,
                        "Invalid discard option");
-    check_reopen_error(bs, opts("detect-zeroes=unmap,discard=off"), true,
+    check_reopen_error(bs, test_opts("detect-zeroes=unmap,discard=off"), true,
                        "setting detect-zeroes to unmap is not allowed "
                        "without setting discard operation to unmap");
-    check_reopen_error(bs, opts("read-only=maybe"), true,
+    check_reopen_error(bs, test_opts("read-only=maybe"), true,
                        "Parameter 'read-only' expects 'on' or 'off'");
     g_assert_true(bdrv_is_writable(bs));
 
     /* Repeating unchanged options is fine; a mutable one changes. */
     reset_calls();
-    g_assert_cmpint(bdrv_reopen(bs, opts("node-name=top,driver=rfmt,"
-                                         "knob=2"), true, &error_abort),
+    g_assert_cmpint(bdrv_reopen(bs, test_opts("node-name=top,driver=rfmt,"
+                                              "knob=2"), true, &error_abort),
                     ==, 0);
     g_assert_cmpint(calls.commit, ==, 1);
     g_assert_cmpstr(s->knob, ==, "2");
@@ -230,7 +214,7 @@ static void test_option_change_rejected(void)
     g_assert_cmpstr(qdict_get_try_str(bs->explicit_options, "knob"), ==,
                     "2");
     /* A reference to the current child counts as unchanged too. */
-    g_assert_cmpint(bdrv_reopen(bs, opts("file=#none"), true, NULL), <, 0);
+    g_assert_cmpint(bdrv_reopen(bs, test_opts("file=#none"), true, NULL), <, 0);
     {
         QDict *o = qdict_new();
 
@@ -245,8 +229,8 @@ static void test_option_change_rejected(void)
 static void test_no_reopen_support(void)
 {
     BlockDriverState *bs = bdrv_open(NULL, NULL,
-                                     opts("driver=noreopen,node-name=nr,"
-                                          "file.driver=null-co"),
+                                     test_opts("driver=noreopen,node-name=nr,"
+                                               "file.driver=null-co"),
                                      BDRV_O_RDWR, &error_abort);
 
     check_reopen_error(bs, NULL, true, "Block format 'noreopen' used by "
@@ -287,7 +271,7 @@ static void test_perm_rollback(void)
     file_flags = bs->file->bs->open_flags;
 
     reset_calls();
-    check_reopen_error(bs, opts("read-only=on"), true,
+    check_reopen_error(bs, test_opts("read-only=on"), true,
                        "Read-only block node 'top' cannot support read-write "
                        "users");
     g_assert_cmpint(calls.prepare, ==, 1);
@@ -307,7 +291,7 @@ static void test_copy_on_read(void)
     BlockDriverState *bs = open_rfmt("cor", "",
                                      BDRV_O_RDWR | BDRV_O_COPY_ON_READ);
 
-    check_reopen_error(bs, opts("read-only=on"), true,
+    check_reopen_error(bs, test_opts("read-only=on"), true,
                        "Can't set node 'cor' to r/o with copy-on-read "
                        "enabled");
     g_assert_true(bdrv_is_writable(bs));
@@ -319,11 +303,11 @@ static void test_backing_option(void)
     BlockDriverState *a = open_rfmt("A", "", BDRV_O_RDWR);
     BlockDriverState *c = open_rfmt("C", "", BDRV_O_RDWR);
     BlockDriverState *b = bdrv_open(NULL, NULL,
-                                    opts("driver=null-co,node-name=B"), 0,
+                                    test_opts("driver=null-co,node-name=B"), 0,
                                     &error_abort);
 
     /* Attach B as A's backing file by name. */
-    g_assert_cmpint(bdrv_reopen(a, opts("backing=B"), true, &error_abort),
+    g_assert_cmpint(bdrv_reopen(a, test_opts("backing=B"), true, &error_abort),
                     ==, 0);
     g_assert_true(a->backing->bs == b);
     g_assert_true(a->backing->role == BDRV_CHILD_COW);
@@ -331,7 +315,7 @@ static void test_backing_option(void)
     g_assert_cmpint(b->refcnt, ==, 2);
 
     /* Naming the current backing node changes nothing. */
-    g_assert_cmpint(bdrv_reopen(a, opts("backing=B"), true, &error_abort),
+    g_assert_cmpint(bdrv_reopen(a, test_opts("backing=B"), true, &error_abort),
                     ==, 0);
     g_assert_true(a->backing->bs == b);
 
@@ -340,17 +324,17 @@ static void test_backing_option(void)
     g_assert_true(a->backing->bs == b);
 
     /* Errors leave the graph alone. */
-    check_reopen_error(a, opts("backing=nope"), true,
+    check_reopen_error(a, test_opts("backing=nope"), true,
                        "Cannot find device='' nor node-name='nope'");
-    g_assert_cmpint(bdrv_reopen(c, opts("backing=A"), true, &error_abort),
+    g_assert_cmpint(bdrv_reopen(c, test_opts("backing=A"), true, &error_abort),
                     ==, 0);
-    check_reopen_error(a, opts("backing=C"), true,
+    check_reopen_error(a, test_opts("backing=C"), true,
                        "Making 'C' a backing child of 'A' would create a "
                        "cycle");
     g_assert_true(a->backing->bs == b);
     /* A failure after the backing change (same node) undoes it... */
     {
-        QDict *o = opts("size=5");
+        QDict *o = test_opts("size=5");
 
         qdict_put_null(o, "backing");
         check_reopen_error(a, o, true, "Cannot change the option 'size'");
@@ -359,7 +343,7 @@ static void test_backing_option(void)
     }
     /* ...and so does one in another node of the queue. */
     {
-        QDict *o = opts("file.size=5");
+        QDict *o = test_opts("file.size=5");
 
         qdict_put_null(o, "backing");
         check_reopen_error(a, o, true, "Cannot change the option 'size'");
@@ -393,14 +377,14 @@ static void test_precedence(void)
                                      BDRV_O_RDWR);
     BlockDriverState *file = bs->file->bs;
 
-    g_assert_cmpint(bdrv_reopen(bs, opts("cache.no-flush=on,read-only=on"),
+    g_assert_cmpint(bdrv_reopen(bs, test_opts("cache.no-flush=on,read-only=on"),
                                 true, &error_abort), ==, 0);
     g_assert_true(bs->open_flags & BDRV_O_NO_FLUSH);
     g_assert_false(file->open_flags & BDRV_O_NO_FLUSH);
     g_assert_true(bdrv_is_read_only(file));
 
     /* Explicit child options in the new set beat the kept ones. */
-    g_assert_cmpint(bdrv_reopen(bs, opts("file.cache.no-flush=on"), true,
+    g_assert_cmpint(bdrv_reopen(bs, test_opts("file.cache.no-flush=on"), true,
                                 &error_abort), ==, 0);
     g_assert_true(file->open_flags & BDRV_O_NO_FLUSH);
     g_assert_cmpstr(qdict_get_try_str(file->explicit_options,
@@ -420,8 +404,8 @@ static void test_multiple(void)
     Error *err = NULL;
 
     reset_calls();
-    queue = bdrv_reopen_queue(NULL, a, opts("read-only=on"), true);
-    queue = bdrv_reopen_queue(queue, b, opts("knob=fail"), true);
+    queue = bdrv_reopen_queue(NULL, a, test_opts("read-only=on"), true);
+    queue = bdrv_reopen_queue(queue, b, test_opts("knob=fail"), true);
     g_assert_cmpint(bdrv_reopen_multiple(queue, &err), <, 0);
     g_assert_cmpstr(error_get_pretty(err), ==, "knob says no");
     error_free_or_abort(&err);
@@ -431,8 +415,8 @@ static void test_multiple(void)
     g_assert_cmpint(a->quiesce_counter, ==, 0);
 
     reset_calls();
-    queue = bdrv_reopen_queue(NULL, a, opts("read-only=on"), true);
-    queue = bdrv_reopen_queue(queue, b, opts("knob=3"), true);
+    queue = bdrv_reopen_queue(NULL, a, test_opts("read-only=on"), true);
+    queue = bdrv_reopen_queue(queue, b, test_opts("knob=3"), true);
     g_assert_cmpint(bdrv_reopen_multiple(queue, &error_abort), ==, 0);
     g_assert_cmpint(calls.commit, ==, 2);
     g_assert_true(bdrv_is_read_only(a));
