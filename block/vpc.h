@@ -52,9 +52,8 @@ G_STATIC_ASSERT(sizeof(VHDFooter) == VHD_FOOTER_SIZE);
 /* Parent locator entry of the dynamic header (24 bytes). */
 typedef struct QEMU_PACKED VHDParentLocator {
     uint32_t platform;          /* code, 4 ASCII characters: 'W2ku', ... */
-    uint32_t data_space;        /* reserved space: sectors per the spec,
-                                 * bytes in files some Windows versions
-                                 * write (see vpc_locator_space) */
+    /* reserved space: sectors per the spec, bytes in some Windows files */
+    uint32_t data_space;
     uint32_t data_length;       /* bytes of locator data */
     uint32_t reserved;          /* zero */
     uint64_t data_offset;       /* absolute file offset of the data */
@@ -73,8 +72,8 @@ typedef struct QEMU_PACKED VHDDynHeader {
     uint8_t parent_uuid[16];    /* differencing: the parent footer's uuid */
     uint32_t parent_timestamp;  /* differencing: the parent's timestamp */
     uint32_t reserved;          /* zero */
-    uint16_t parent_name[256];  /* differencing: parent file name, UTF-16BE
-                                 * (host order once loaded), NUL padded */
+    /* differencing: parent file name, UTF-16BE (host order once loaded) */
+    uint16_t parent_name[256];
     VHDParentLocator loc[VHD_MAX_LOCATORS];
     uint8_t reserved2[256];     /* zero */
 } VHDDynHeader;

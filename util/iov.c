@@ -2,6 +2,7 @@
  * Scatter/gather vectors: helpers on plain iovec arrays and QEMUIOVector.
  */
 #include "qemu/osdep.h"
+#include <sys/socket.h>
 #include "qemu/iov.h"
 
 #ifndef IOV_MAX
@@ -113,6 +114,61 @@ unsigned iov_copy(struct iovec *dst_iov, unsigned int dst_iov_cnt,
         offset = 0;
     }
     return n;
+}
+
+/* One sendmsg/recvmsg call, retried on EINTR. */
+static ssize_t do_send_recv(int sockfd, struct iovec *iov, unsigned iov_cnt,
+                            bool do_send)
+{
+    struct msghdr msg = {
+        .msg_iov = iov,
+        .msg_iovlen = MIN(iov_cnt, IOV_MAX),
+    };
+    ssize_t ret;
+
+    do {
+        ret = do_send ? sendmsg(sockfd, &msg, 0) : recvmsg(sockfd, &msg, 0);
+    } while (ret < 0 && errno == EINTR);
+    return ret;
+}
+
+ssize_t iov_send_recv(int sockfd, const struct iovec *iov, unsigned iov_cnt,
+                      size_t offset, size_t bytes, bool do_send)
+{
+    g_autofree struct iovec *local = NULL;
+    struct iovec *cur;
+    unsigned int cnt;
+    size_t total = 0;
+
+    if (bytes == 0) {
+        return 0;
+    }
+    /*
+     * Work on a private copy of the requested range so that partial
+     * transfers can simply drop what has been moved from its front.
+     */
+    local = g_new(struct iovec, iov_cnt);
+    cnt = iov_copy(local, iov_cnt, iov, iov_cnt, offset, bytes);
+    cur = local;
+
+    while (cnt > 0) {
+        ssize_t ret = do_send_recv(sockfd, cur, cnt, do_send);
+
+        if (ret < 0) {
+            /* Report partial progress of a non-blocking socket. */
+            if (errno == EAGAIN && total > 0) {
+                return total;
+            }
+            return -1;
+        }
+        if (ret == 0 && !do_send) {
+            /* Orderly shutdown by the peer. */
+            break;
+        }
+        total += ret;
+        iov_discard_front(&cur, &cnt, ret);
+    }
+    return total;
 }
 
 size_t iov_discard_front_undoable(struct iovec **iov, unsigned int *iov_cnt,

@@ -29,6 +29,17 @@ unsigned iov_copy(struct iovec *dst_iov, unsigned int dst_iov_cnt,
                   size_t offset, size_t bytes);
 
 /*
+ * Send or receive bytes at offset over a socket; loops over partial
+ * transfers.  Returns bytes moved or -1 with errno set.
+ */
+ssize_t iov_send_recv(int sockfd, const struct iovec *iov, unsigned iov_cnt,
+                      size_t offset, size_t bytes, bool do_send);
+#define iov_recv(sockfd, iov, iov_cnt, offset, bytes) \
+    iov_send_recv(sockfd, iov, iov_cnt, offset, bytes, false)
+#define iov_send(sockfd, iov, iov_cnt, offset, bytes) \
+    iov_send_recv(sockfd, iov, iov_cnt, offset, bytes, true)
+
+/*
  * Drop bytes from the front/back of an array in place, adjusting *iov and
  * *iov_cnt; returns the number of bytes dropped.
  */
