@@ -278,7 +278,23 @@ static void test_open_errors(void)
     check_open_error("nope:foo", NULL, 0, "Unknown protocol 'nope'");
     check_open_error(NULL, test_opts("driver=nope"), 0,
                      "Unknown driver 'nope'");
+    /* qemu-io --image-opts driver=raw,file.driver=nope */
+    check_open_error(NULL, test_opts("driver=raw,file.driver=nope"), 0,
+                     "Unknown driver 'nope'");
     check_open_error(NULL, NULL, 0, "Must specify either driver or file");
+    /*
+     * qemu-io --image-opts
+     *     driver=raw,file.driver=file,file.filename=missing.raw
+     */
+    {
+        g_autofree char *missing = tmp_path("missing.raw");
+        g_autofree char *o = g_strdup_printf("driver=raw,file.driver=file,"
+                                             "file.filename=%s", missing);
+        g_autofree char *expected = g_strdup_printf(
+            "Could not open '%s': No such file or directory", missing);
+
+        check_open_error(NULL, test_opts(o), BDRV_O_RDWR, expected);
+    }
     /* qemu-io -c 'open -o file.filename=/tmp/x.raw /tmp/x.raw' */
     check_open_error(raw, test_opts("file.filename=x"), 0,
                      "Can't specify 'file' and 'filename' options at the "
@@ -325,6 +341,11 @@ static void test_leftover_options(void)
     check_open_error(NULL, test_opts("driver=null-co,zzz=1,aaa=2"), 0,
                      "Block protocol 'null-co' doesn't support the option "
                      "'aaa'");
+    /* qemu-io --image-opts driver=raw,file.driver=null-co,file.bogus=1 */
+    check_open_error(NULL, test_opts("driver=raw,file.driver=null-co,"
+                                     "file.bogus=1"), 0,
+                     "Block protocol 'null-co' doesn't support the option "
+                     "'bogus'");
     /* qemu-io -c 'open -o driver=raw,file.driver=null-co,foo=bar' */
     check_open_error(NULL, test_opts("driver=raw,file.driver=null-co,"
                                      "foo=bar"), 0,
