@@ -643,6 +643,33 @@ static void check_node_state(BlockDriverState *bs, const NodeState *before)
     g_assert_cmphex(now.shared, ==, before->shared);
 }
 
+typedef struct OpenFailure {
+    const char *filename;
+    const char *options;
+    const char *expected;
+} OpenFailure;
+
+/* Opens over "base" that fail before the driver has anything to check. */
+static const OpenFailure simple_failures[] = {
+    /* qemu-io --image-opts driver=nope,... */
+    { NULL, "driver=nope,file=base", "Unknown driver 'nope'" },
+    /* qemu-io --image-opts driver=raw,...,bogus=1 */
+    { NULL, "driver=raw,file=base,bogus=1",
+      "Block format 'raw' does not support the option 'bogus'" },
+    { "json:{\"driver\":\"raw\",\"file\":\"base\",\"bogus\":1}", NULL,
+      "Block format 'raw' does not support the option 'bogus'" },
+    { NULL, "driver=raw,file=base,file.bogus=1",
+      "Cannot reference an existing block device with additional options "
+      "or a new filename" },
+    /* qemu-io 'json:{"driver":"raw","file":{...}' */
+    { "json:{\"driver\":\"raw\",\"file\":\"base\"", NULL,
+      "Could not parse the JSON options: JSON parse error, premature EOI" },
+    /* The driver's own open: 'json:{"driver":"raw",...,"offset":...}' */
+    { NULL, "driver=raw,file=base,offset=1048576",
+      "Offset (1048576) cannot be greater than size of the containing file "
+      "(512)" },
+};
+
 /*
  * "base" is a file node read by a BlockBackend that lets others do
  * anything but write.  Each open below takes base as its "file" child
@@ -670,37 +697,13 @@ static void test_failure_keeps_child(void)
     blk_insert_bs(user, base, &error_abort);
     before = node_state(base);
 
-    /* qemu-io --image-opts driver=nope,... */
-    check_open_error(NULL, test_opts("driver=nope,file=base"), 0,
-                     "Unknown driver 'nope'");
-    check_node_state(base, &before);
+    for (size_t i = 0; i < ARRAY_SIZE(simple_failures); i++) {
+        const OpenFailure *f = &simple_failures[i];
 
-    /* qemu-io --image-opts driver=raw,...,bogus=1 */
-    check_open_error(NULL, test_opts("driver=raw,file=base,bogus=1"), 0,
-                     "Block format 'raw' does not support the option "
-                     "'bogus'");
-    check_node_state(base, &before);
-    check_open_error("json:{\"driver\":\"raw\",\"file\":\"base\","
-                     "\"bogus\":1}", NULL, 0,
-                     "Block format 'raw' does not support the option "
-                     "'bogus'");
-    check_node_state(base, &before);
-    check_open_error(NULL, test_opts("driver=raw,file=base,file.bogus=1"), 0,
-                     "Cannot reference an existing block device with "
-                     "additional options or a new filename");
-    check_node_state(base, &before);
-
-    /* qemu-io 'json:{"driver":"raw","file":{...}' */
-    check_open_error("json:{\"driver\":\"raw\",\"file\":\"base\"", NULL,
-                     0, "Could not parse the JSON options: JSON parse "
-                     "error, premature EOI");
-    check_node_state(base, &before);
-
-    /* The driver's own open fails: 'json:{"driver":"raw",...,"offset":...' */
-    check_open_error(NULL, test_opts("driver=raw,file=base,offset=1048576"),
-                     0, "Offset (1048576) cannot be greater than size of "
-                     "the containing file (512)");
-    check_node_state(base, &before);
+        check_open_error(f->filename, f->options ? test_opts(f->options) : NULL,
+                         0, f->expected);
+        check_node_state(base, &before);
+    }
 
     /* Opened, then its backing file is missing. */
     write_tcow(path, "missing.raw", "raw");
