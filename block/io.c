@@ -270,31 +270,41 @@ static void aio_completion_cb(void *opaque, int ret)
     aio_co_wake(c->co);
 }
 
-static int coroutine_fn driver_preadv(BlockDriverState *bs, int64_t offset,
-                                      int64_t bytes, QEMUIOVector *qiov,
-                                      size_t qiov_offset, int flags)
+/*
+ * One request down the driver's callback ladder: the _part callback, else
+ * the whole-vector coroutine one, else the aio one (waiting for its
+ * completion).  A filter with none of them passes the request to its
+ * child.  Reads and writes share the ladder; is_write picks the rung.
+ */
+static int coroutine_fn driver_rw(BlockDriverState *bs, bool is_write,
+                                  int64_t offset, int64_t bytes,
+                                  QEMUIOVector *qiov, size_t qiov_offset,
+                                  int flags)
 {
     BlockDriver *drv = bs->drv;
+    typeof(drv->bdrv_co_preadv_part) co_part =
+        is_write ? drv->bdrv_co_pwritev_part : drv->bdrv_co_preadv_part;
+    typeof(drv->bdrv_co_preadv) co_whole =
+        is_write ? drv->bdrv_co_pwritev : drv->bdrv_co_preadv;
+    typeof(drv->bdrv_aio_preadv) aio =
+        is_write ? drv->bdrv_aio_pwritev : drv->bdrv_aio_preadv;
     QEMUIOVector slice;
     int ret;
 
-    if (!drv) {
-        return -ENOMEDIUM;
+    if (co_part) {
+        return co_part(bs, offset, bytes, qiov, qiov_offset, flags);
     }
-    flags &= bs->supported_read_flags;
-
-    if (drv->bdrv_co_preadv_part) {
-        return drv->bdrv_co_preadv_part(bs, offset, bytes, qiov, qiov_offset,
-                                        flags);
-    }
-    if (!drv->bdrv_co_preadv && !drv->bdrv_aio_preadv) {
+    if (!co_whole && !aio) {
         BdrvChild *filtered = drv->is_filter ? bdrv_filter_child(bs) : NULL;
 
         if (!filtered) {
             return -ENOTSUP;
         }
-        return bdrv_co_preadv_part(filtered, offset, bytes, qiov,
-                                   qiov_offset, flags);
+        return is_write ?
+            bdrv_co_pwritev_part(filtered, offset, bytes, qiov, qiov_offset,
+                                 flags) :
+            bdrv_co_preadv_part(filtered, offset, bytes, qiov, qiov_offset,
+                                flags);
     }
 
     /* The older callbacks take a vector of exactly bytes. */
@@ -302,13 +312,12 @@ static int coroutine_fn driver_preadv(BlockDriverState *bs, int64_t offset,
         qemu_iovec_init_slice(&slice, qiov, qiov_offset, bytes);
         qiov = &slice;
     }
-    if (drv->bdrv_co_preadv) {
-        ret = drv->bdrv_co_preadv(bs, offset, bytes, qiov, flags);
+    if (co_whole) {
+        ret = co_whole(bs, offset, bytes, qiov, flags);
     } else {
         AioCompletion c = { .co = qemu_coroutine_self() };
 
-        if (!drv->bdrv_aio_preadv(bs, offset, bytes, qiov, flags,
-                                  aio_completion_cb, &c)) {
+        if (!aio(bs, offset, bytes, qiov, flags, aio_completion_cb, &c)) {
             ret = -EIO;
         } else {
             qemu_coroutine_yield();
@@ -319,6 +328,17 @@ static int coroutine_fn driver_preadv(BlockDriverState *bs, int64_t offset,
         qemu_iovec_destroy(&slice);
     }
     return ret;
+}
+
+static int coroutine_fn driver_preadv(BlockDriverState *bs, int64_t offset,
+                                      int64_t bytes, QEMUIOVector *qiov,
+                                      size_t qiov_offset, int flags)
+{
+    if (!bs->drv) {
+        return -ENOMEDIUM;
+    }
+    return driver_rw(bs, false, offset, bytes, qiov, qiov_offset,
+                     flags & bs->supported_read_flags);
 }
 
 /*
@@ -337,58 +357,17 @@ static int coroutine_fn driver_pwritev(BlockDriverState *bs, int64_t offset,
                                        int64_t bytes, QEMUIOVector *qiov,
                                        size_t qiov_offset, int flags)
 {
-    BlockDriver *drv = bs->drv;
-    bool flush_after = false;
-    QEMUIOVector slice;
+    bool flush_after;
     int ret;
 
-    if (!drv) {
+    if (!bs->drv) {
         return -ENOMEDIUM;
     }
     /* FUA the driver can't do is a flush after the write. */
-    if ((flags & BDRV_REQ_FUA) && !(bs->supported_write_flags & BDRV_REQ_FUA)) {
-        flush_after = true;
-    }
-    flags &= bs->supported_write_flags;
-
-    if (drv->bdrv_co_pwritev_part) {
-        ret = drv->bdrv_co_pwritev_part(bs, offset, bytes, qiov, qiov_offset,
-                                        flags);
-        goto done;
-    }
-    if (!drv->bdrv_co_pwritev && !drv->bdrv_aio_pwritev) {
-        BdrvChild *filtered = drv->is_filter ? bdrv_filter_child(bs) : NULL;
-
-        if (!filtered) {
-            return -ENOTSUP;
-        }
-        ret = bdrv_co_pwritev_part(filtered, offset, bytes, qiov, qiov_offset,
-                                   flags);
-        goto done;
-    }
-
-    if (qiov_offset || bytes != qiov->size) {
-        qemu_iovec_init_slice(&slice, qiov, qiov_offset, bytes);
-        qiov = &slice;
-    }
-    if (drv->bdrv_co_pwritev) {
-        ret = drv->bdrv_co_pwritev(bs, offset, bytes, qiov, flags);
-    } else {
-        AioCompletion c = { .co = qemu_coroutine_self() };
-
-        if (!drv->bdrv_aio_pwritev(bs, offset, bytes, qiov, flags,
-                                   aio_completion_cb, &c)) {
-            ret = -EIO;
-        } else {
-            qemu_coroutine_yield();
-            ret = c.ret;
-        }
-    }
-    if (qiov == &slice) {
-        qemu_iovec_destroy(&slice);
-    }
-
-done:
+    flush_after = (flags & BDRV_REQ_FUA) &&
+                  !(bs->supported_write_flags & BDRV_REQ_FUA);
+    ret = driver_rw(bs, true, offset, bytes, qiov, qiov_offset,
+                    flags & bs->supported_write_flags);
     if (ret == 0 && flush_after) {
         ret = flush_for_fua(bs);
     }

@@ -112,6 +112,30 @@ static BlockBackend *blk_on(BlockDriverState *bs)
     return blk;
 }
 
+/* "test-node" (read-write, under a BlockBackend) over "backing". */
+typedef struct TestChain {
+    BlockBackend *blk;
+    BlockDriverState *bs;
+    BlockDriverState *backing;
+} TestChain;
+
+static TestChain test_chain_new(void)
+{
+    TestChain c = { .bs = test_node("test-node", BDRV_O_RDWR) };
+
+    c.blk = blk_on(c.bs);
+    c.backing = test_node("backing", 0);
+    bdrv_set_backing_hd(c.bs, c.backing, &error_abort);
+    return c;
+}
+
+static void test_chain_free(TestChain *c)
+{
+    bdrv_unref(c->backing);
+    bdrv_unref(c->bs);
+    blk_unref(c->blk);
+}
+
 /* ---- The three kinds of drain ---- */
 
 enum drain_type {
@@ -202,15 +226,10 @@ static void aio_ret_cb(void *opaque, int ret)
 
 static void test_drv_cb_common(enum drain_type type)
 {
-    BlockBackend *blk;
-    BlockDriverState *bs, *backing;
+    TestChain c = test_chain_new();
+    BlockDriverState *bs = c.bs, *backing = c.backing;
     QEMUIOVector qiov = QEMU_IOVEC_INIT_BUF(qiov, NULL, 0);
     int aio_ret;
-
-    bs = test_node("test-node", BDRV_O_RDWR);
-    blk = blk_on(bs);
-    backing = test_node("backing", 0);
-    bdrv_set_backing_hd(bs, backing, &error_abort);
 
     g_assert_cmpint(ts(bs)->drain_count, ==, 0);
     g_assert_cmpint(ts(backing)->drain_count, ==, 0);
@@ -224,7 +243,7 @@ static void test_drv_cb_common(enum drain_type type)
 
     /* With a request in flight: complete when drained_begin returns. */
     aio_ret = -EINPROGRESS;
-    g_assert(blk_aio_preadv(blk, 0, &qiov, 0, aio_ret_cb, &aio_ret));
+    g_assert(blk_aio_preadv(c.blk, 0, &qiov, 0, aio_ret_cb, &aio_ret));
     g_assert_cmpint(aio_ret, ==, -EINPROGRESS);
     g_assert_cmpint(ts(bs)->drain_count, ==, 0);
 
@@ -237,9 +256,7 @@ static void test_drv_cb_common(enum drain_type type)
     g_assert_cmpint(ts(bs)->drain_count, ==, 0);
     g_assert_cmpint(ts(backing)->drain_count, ==, 0);
 
-    bdrv_unref(backing);
-    bdrv_unref(bs);
-    blk_unref(blk);
+    test_chain_free(&c);
 }
 
 static void test_drv_cb(gconstpointer opaque)
@@ -256,13 +273,8 @@ static void test_drv_cb_co(gconstpointer opaque)
 
 static void test_quiesce_common(enum drain_type type)
 {
-    BlockBackend *blk;
-    BlockDriverState *bs, *backing;
-
-    bs = test_node("test-node", BDRV_O_RDWR);
-    blk = blk_on(bs);
-    backing = test_node("backing", 0);
-    bdrv_set_backing_hd(bs, backing, &error_abort);
+    TestChain c = test_chain_new();
+    BlockDriverState *bs = c.bs, *backing = c.backing;
 
     g_assert_cmpint(bs->quiesce_counter, ==, 0);
     g_assert_cmpint(backing->quiesce_counter, ==, 0);
@@ -278,9 +290,7 @@ static void test_quiesce_common(enum drain_type type)
     g_assert_cmpint(backing->quiesce_counter, ==, 0);
     g_assert_cmpint(bs->recursive_quiesce_counter, ==, 0);
 
-    bdrv_unref(backing);
-    bdrv_unref(bs);
-    blk_unref(blk);
+    test_chain_free(&c);
 }
 
 static void test_quiesce(gconstpointer opaque)
@@ -297,14 +307,9 @@ static void test_quiesce_co(gconstpointer opaque)
 
 static void test_nested(void)
 {
-    BlockBackend *blk;
-    BlockDriverState *bs, *backing;
+    TestChain c = test_chain_new();
+    BlockDriverState *bs = c.bs, *backing = c.backing;
     enum drain_type outer, inner;
-
-    bs = test_node("test-node", BDRV_O_RDWR);
-    blk = blk_on(bs);
-    backing = test_node("backing", 0);
-    bdrv_set_backing_hd(bs, backing, &error_abort);
 
     for (outer = 0; outer < DRAIN_TYPE_MAX; outer++) {
         for (inner = 0; inner < DRAIN_TYPE_MAX; inner++) {
@@ -329,9 +334,7 @@ static void test_nested(void)
         }
     }
 
-    bdrv_unref(backing);
-    bdrv_unref(bs);
-    blk_unref(blk);
+    test_chain_free(&c);
 }
 
 /* ---- multiparent: a subtree drain reaches the other parent ---- */
@@ -551,15 +554,12 @@ static void test_slow_drain_begin(void)
 /* A plain drain leaves the children alone; a subtree drain waits for them */
 static void test_subtree_waits_for_children(void)
 {
-    BlockBackend *blk, *blk_backing;
-    BlockDriverState *bs, *backing;
+    TestChain c = test_chain_new();
+    BlockDriverState *bs = c.bs, *backing = c.backing;
+    BlockBackend *blk_backing;
     QEMUIOVector qiov = QEMU_IOVEC_INIT_BUF(qiov, NULL, 0);
     int aio_ret = -EINPROGRESS;
 
-    bs = test_node("test-node", BDRV_O_RDWR);
-    blk = blk_on(bs);
-    backing = test_node("backing", 0);
-    bdrv_set_backing_hd(bs, backing, &error_abort);
     blk_backing = blk_new(qemu_get_aio_context(), BLK_PERM_CONSISTENT_READ,
                           BLK_PERM_ALL);
     blk_insert_bs(blk_backing, backing, &error_abort);
@@ -571,10 +571,8 @@ static void test_subtree_waits_for_children(void)
     g_assert_cmpint(backing->in_flight, ==, 0);
     bdrv_subtree_drained_end(bs);
 
-    bdrv_unref(backing);
-    bdrv_unref(bs);
     blk_unref(blk_backing);
-    blk_unref(blk);
+    test_chain_free(&c);
 }
 
 /* ---- detach: graph changes from completion callbacks during drain ---- */

@@ -66,11 +66,11 @@ static void write_to_file_child_perm(BlockDriverState *bs, BdrvChild *c,
                                      uint64_t *nperm, uint64_t *nshared)
 {
     if (bs->file && c == bs->file) {
-        *nperm = BLK_PERM_WRITE;
-        *nshared = BLK_PERM_ALL & ~BLK_PERM_WRITE;
+        exclusive_write_child_perm(bs, c, role, reopen_queue, perm, shared,
+                                   nperm, nshared);
     } else {
-        *nperm = 0;
-        *nshared = BLK_PERM_ALL;
+        no_perm_child_perm(bs, c, role, reopen_queue, perm, shared, nperm,
+                           nshared);
     }
 }
 
@@ -88,6 +88,19 @@ static BlockDriver bdrv_no_backing = {
 static BlockDriverState *new_node(BlockDriver *drv, const char *name)
 {
     return bdrv_new_open_driver(drv, name, BDRV_O_RDWR, &error_abort);
+}
+
+static BlockDriverState *new_ro_node(const char *name)
+{
+    return bdrv_new_open_driver(&bdrv_no_perm, name, 0, &error_abort);
+}
+
+/* child becomes parent's filtered backing child, taking a reference. */
+static BdrvChild *attach_filtered(BlockDriverState *parent,
+                                  BlockDriverState *child, Error **errp)
+{
+    return bdrv_attach_child(parent, child, "backing", &child_of_bds,
+                             BDRV_CHILD_FILTERED | BDRV_CHILD_PRIMARY, errp);
 }
 
 /* ---- QEMU's scenarios ---- */
@@ -171,15 +184,9 @@ static void test_parallel_exclusive_write(void)
     /* Each attach consumes a reference to base. */
     bdrv_ref(base);
 
-    bdrv_attach_child(top, fl1, "backing", &child_of_bds,
-                      BDRV_CHILD_FILTERED | BDRV_CHILD_PRIMARY,
-                      &error_abort);
-    bdrv_attach_child(fl1, base, "backing", &child_of_bds,
-                      BDRV_CHILD_FILTERED | BDRV_CHILD_PRIMARY,
-                      &error_abort);
-    bdrv_attach_child(fl2, base, "backing", &child_of_bds,
-                      BDRV_CHILD_FILTERED | BDRV_CHILD_PRIMARY,
-                      &error_abort);
+    attach_filtered(top, fl1, &error_abort);
+    attach_filtered(fl1, base, &error_abort);
+    attach_filtered(fl2, base, &error_abort);
 
     bdrv_replace_node(fl1, fl2, &error_abort);
 
@@ -214,12 +221,8 @@ static void test_parallel_perm_update(void)
                               BDRV_CHILD_DATA, &error_abort);
     c_fl2 = bdrv_attach_child(ws, fl2, "second", &child_of_bds,
                               BDRV_CHILD_DATA, &error_abort);
-    bdrv_attach_child(fl1, base, "backing", &child_of_bds,
-                      BDRV_CHILD_FILTERED | BDRV_CHILD_PRIMARY,
-                      &error_abort);
-    bdrv_attach_child(fl2, base, "backing", &child_of_bds,
-                      BDRV_CHILD_FILTERED | BDRV_CHILD_PRIMARY,
-                      &error_abort);
+    attach_filtered(fl1, base, &error_abort);
+    attach_filtered(fl2, base, &error_abort);
 
     ws->file = c_fl1;
     bdrv_child_refresh_perms(top, c_ws, &error_abort);
@@ -251,9 +254,7 @@ static void test_append_greedy_filter(void)
     BlockDriverState *base = new_node(&bdrv_no_perm, "base");
     BlockDriverState *fl = new_node(&bdrv_exclusive_writer, "fl1");
 
-    bdrv_attach_child(top, base, "backing", &child_of_bds,
-                      BDRV_CHILD_FILTERED | BDRV_CHILD_PRIMARY,
-                      &error_abort);
+    attach_filtered(top, base, &error_abort);
 
     bdrv_append(fl, base, &error_abort);
     g_assert_true(top->backing->bs == fl);
@@ -284,12 +285,8 @@ static void test_conflict_message(void)
     Error *err = NULL;
 
     bdrv_ref(base);
-    bdrv_attach_child(w1, base, "backing", &child_of_bds,
-                      BDRV_CHILD_FILTERED | BDRV_CHILD_PRIMARY,
-                      &error_abort);
-    g_assert_null(bdrv_attach_child(w2, base, "backing", &child_of_bds,
-                                    BDRV_CHILD_FILTERED | BDRV_CHILD_PRIMARY,
-                                    &err));
+    attach_filtered(w1, base, &error_abort);
+    g_assert_null(attach_filtered(w2, base, &err));
     g_assert_cmpstr(error_get_pretty(err), ==,
                     "Permission conflict on node 'base': permissions "
                     "'write' are both required by node 'w1' (uses node "
@@ -338,8 +335,7 @@ static void test_conflict_message_blk(void)
 /* A read-only node refuses writers (cumulative perms have WRITE). */
 static void test_read_only_node(void)
 {
-    BlockDriverState *bs = bdrv_new_open_driver(&bdrv_no_perm, "ro", 0,
-                                                &error_abort);
+    BlockDriverState *bs = new_ro_node("ro");
     BlockBackend *blk = blk_new(qemu_get_aio_context(),
                                 BLK_PERM_CONSISTENT_READ | BLK_PERM_WRITE,
                                 BLK_PERM_ALL);
@@ -422,8 +418,7 @@ static void test_backing_blocker_and_removal(void)
 /* Loosening permissions never fails, even when the graph is in conflict. */
 static void test_try_set_perm_loosen(void)
 {
-    BlockDriverState *bs = bdrv_new_open_driver(&bdrv_no_perm, "ro", 0,
-                                                &error_abort);
+    BlockDriverState *bs = new_ro_node("ro");
     BlockBackend *blk = blk_new(qemu_get_aio_context(),
                                 BLK_PERM_CONSISTENT_READ, BLK_PERM_ALL);
     BdrvChild *c;
@@ -467,8 +462,7 @@ static void test_perm_names(void)
 static void test_default_perms(void)
 {
     BlockDriverState *rw = new_node(&bdrv_no_perm, "rw");
-    BlockDriverState *ro = bdrv_new_open_driver(&bdrv_no_perm, "ro", 0,
-                                                &error_abort);
+    BlockDriverState *ro = new_ro_node("ro");
     uint64_t p, s;
 
     /* FILTERED: pass through. */

@@ -722,6 +722,38 @@ static void test_limits(void)
     blk_unref(blk);
 }
 
+/*
+ * A failed read-modify-write read fails the write, which writes nothing.
+ * QEMU 7.2 ignores that error and writes the widened range anyway, with
+ * whatever the bounce buffer held (docs/internals.rst):
+ *   qemu-io -c 'write 100 512' 'json:{"driver":"blkdebug","align":4096,
+ *     "inject-error.0.event":"none","inject-error.0.iotype":"read",
+ *     "inject-error.0.sector":"0","image":{...x...}}'
+ * says "wrote 512/512 bytes at offset 100" there.
+ */
+static void test_rmw_read_error(void)
+{
+    BlockBackend *blk;
+    uint8_t buf[512], file_buf[8192];
+
+    blk = bd_open(bd_options("[inject-error]\nevent = \"none\"\n"
+                             "iotype = \"read\"\nsector = \"0\"\n",
+                             "file.align", "4096", NULL));
+    memset(buf, 0xee, sizeof(buf));
+    g_assert_cmpint(blk_pwrite(blk, 100, sizeof(buf), buf, 0), ==, -EIO);
+    test_file_pread(img_path, 0, file_buf, 4096);
+    check_pattern(file_buf, 0, 4096);
+
+    /* The block after it reads fine, so its RMW write goes through. */
+    g_assert_cmpint(blk_pwrite(blk, 4196, sizeof(buf), buf, 0), ==, 0);
+    test_file_pread(img_path, 4096, file_buf, 4096);
+    check_pattern(file_buf, 4096, 100);
+    g_assert_cmpmem(file_buf + 100, sizeof(buf), buf, sizeof(buf));
+    check_pattern(file_buf + 612, 4096 + 612, 4096 - 612);
+    blk_unref(blk);
+    make_image();
+}
+
 static void test_limit_errors(void)
 {
     static const struct {
@@ -980,6 +1012,7 @@ int main(int argc, char **argv)
     g_test_add_func("/blkdebug/perm-options", test_perm_options);
     g_test_add_func("/blkdebug/limits", test_limits);
     g_test_add_func("/blkdebug/limit-errors", test_limit_errors);
+    g_test_add_func("/blkdebug/rmw-read-error", test_rmw_read_error);
     g_test_add_func("/blkdebug/immediately", test_immediately);
     g_test_add_func("/blkdebug/breakpoints", test_breakpoints);
     g_test_add_func("/blkdebug/breakpoints-unsupported",

@@ -19,6 +19,7 @@
 /* ---- A driver that accepts everything and stores nothing ---- */
 
 typedef struct BDRVTestState {
+    int writes;             /* write and discard callbacks */
     int plugs;              /* plug callbacks minus unplug callbacks */
     int plug_calls;
     int breakpoints;
@@ -37,12 +38,18 @@ static int coroutine_fn test_co_pwritev(BlockDriverState *bs, int64_t offset,
                                         int64_t bytes, QEMUIOVector *qiov,
                                         BdrvRequestFlags flags)
 {
+    BDRVTestState *s = bs->opaque;
+
+    s->writes++;
     return 0;
 }
 
 static int coroutine_fn test_co_pdiscard(BlockDriverState *bs,
                                          int64_t offset, int64_t bytes)
 {
+    BDRVTestState *s = bs->opaque;
+
+    s->writes++;
     return 0;
 }
 
@@ -674,6 +681,55 @@ static void test_make_zero(void)
     blk_unref(blk);
 }
 
+/*
+ * Writing where the node or the edge does not allow it: -EPERM, and the
+ * driver never sees the request.  (QEMU 7.2 returns -EPERM for a
+ * read-only node and asserts on a missing WRITE permission; qemu-io's
+ * "write" on a -r image fails earlier, asking for the permission: "Block
+ * node is read-only".)
+ */
+static void test_read_only_writes(void)
+{
+    BlockDriverState *bs;
+    BlockBackend *blk;
+    BDRVTestState *s;
+    uint8_t buf[512] = { 0 };
+    uint64_t perm, shared;
+    Error *err = NULL;
+
+    for (int rdwr = 0; rdwr <= 1; rdwr++) {
+        bs = bdrv_new_open_driver(&bdrv_test, "t",
+                                  rdwr ? BDRV_O_RDWR | BDRV_O_UNMAP
+                                       : BDRV_O_UNMAP, &error_abort);
+        bs->total_sectors = IMAGE_SIZE / BDRV_SECTOR_SIZE;
+        blk = blk_new_with_bs(bs, BLK_PERM_CONSISTENT_READ, BLK_PERM_ALL,
+                              &error_abort);
+        bdrv_unref(bs);
+        s = bs->opaque;
+
+        g_assert_cmpint(blk_pwrite(blk, 0, sizeof(buf), buf, 0), ==,
+                        -EPERM);
+        g_assert_cmpint(blk_pwrite_zeroes(blk, 0, 512, 0), ==, -EPERM);
+        g_assert_cmpint(blk_pdiscard(blk, 0, 512), ==, -EPERM);
+        g_assert_cmpint(blk_pread(blk, 0, sizeof(buf), buf, 0), ==, 0);
+        g_assert_cmpint(s->writes, ==, 0);
+
+        if (!rdwr) {
+            /* qemu-io -r -c 'write 0 512' x.raw */
+            g_assert_cmpint(blk_set_perm(blk, BLK_PERM_CONSISTENT_READ |
+                                         BLK_PERM_WRITE, BLK_PERM_ALL, &err),
+                            ==, -EPERM);
+            g_assert_cmpstr(error_get_pretty(err), ==,
+                            "Block node is read-only");
+            error_free_or_abort(&err);
+            blk_get_perm(blk, &perm, &shared);
+            g_assert_cmphex(perm, ==, BLK_PERM_CONSISTENT_READ);
+            g_assert_cmphex(shared, ==, BLK_PERM_ALL);
+        }
+        blk_unref(blk);
+    }
+}
+
 int main(int argc, char **argv)
 {
     qemu_init_main_loop(&error_abort);
@@ -692,6 +748,7 @@ int main(int argc, char **argv)
     g_test_add_func("/block-io/check", test_check);
     g_test_add_func("/block-io/hooks-below", test_hooks_below);
     g_test_add_func("/block-io/make-zero", test_make_zero);
+    g_test_add_func("/block-io/read-only-writes", test_read_only_writes);
 
     return g_test_run();
 }

@@ -123,15 +123,33 @@ static void write_tcow(const char *path, const char *backing,
 {
     char hdr[TCOW_HDR] = "TCOW";
 
+    int fd;
+
     pstrcpy(hdr + 8, 248, backing);
     pstrcpy(hdr + 256, 16, backing_fmt);
-    write_file(path, hdr, sizeof(hdr));
+    /* In place, not by rename: an open node must see the new header. */
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(write(fd, hdr, sizeof(hdr)), ==, sizeof(hdr));
+    close(fd);
 }
 
-/* Open, expect failure, and compare the message. */
+static int count_nodes(void)
+{
+    int n = 0;
+
+    for (BlockDriverState *bs = bdrv_next_all_states(NULL); bs;
+         bs = bdrv_next_all_states(bs)) {
+        n++;
+    }
+    return n;
+}
+
+/* Open, expect failure, compare the message; no node may be left over. */
 static void check_open_error(const char *filename, QDict *options, int flags,
                              const char *expected)
 {
+    int nodes = count_nodes();
     Error *err = NULL;
     BlockDriverState *bs = bdrv_open(filename, NULL, options, flags, &err);
 
@@ -139,6 +157,7 @@ static void check_open_error(const char *filename, QDict *options, int flags,
     g_assert_nonnull(err);
     g_assert_cmpstr(error_get_pretty(err), ==, expected);
     error_free_or_abort(&err);
+    g_assert_cmpint(count_nodes(), ==, nodes);
 }
 
 /* The name "qemu-img info" shows: refreshed bs->filename. */
@@ -259,7 +278,23 @@ static void test_open_errors(void)
     check_open_error("nope:foo", NULL, 0, "Unknown protocol 'nope'");
     check_open_error(NULL, test_opts("driver=nope"), 0,
                      "Unknown driver 'nope'");
+    /* qemu-io --image-opts driver=raw,file.driver=nope */
+    check_open_error(NULL, test_opts("driver=raw,file.driver=nope"), 0,
+                     "Unknown driver 'nope'");
     check_open_error(NULL, NULL, 0, "Must specify either driver or file");
+    /*
+     * qemu-io --image-opts
+     *     driver=raw,file.driver=file,file.filename=missing.raw
+     */
+    {
+        g_autofree char *missing = tmp_path("missing.raw");
+        g_autofree char *o = g_strdup_printf("driver=raw,file.driver=file,"
+                                             "file.filename=%s", missing);
+        g_autofree char *expected = g_strdup_printf(
+            "Could not open '%s': No such file or directory", missing);
+
+        check_open_error(NULL, test_opts(o), BDRV_O_RDWR, expected);
+    }
     /* qemu-io -c 'open -o file.filename=/tmp/x.raw /tmp/x.raw' */
     check_open_error(raw, test_opts("file.filename=x"), 0,
                      "Can't specify 'file' and 'filename' options at the "
@@ -306,6 +341,11 @@ static void test_leftover_options(void)
     check_open_error(NULL, test_opts("driver=null-co,zzz=1,aaa=2"), 0,
                      "Block protocol 'null-co' doesn't support the option "
                      "'aaa'");
+    /* qemu-io --image-opts driver=raw,file.driver=null-co,file.bogus=1 */
+    check_open_error(NULL, test_opts("driver=raw,file.driver=null-co,"
+                                     "file.bogus=1"), 0,
+                     "Block protocol 'null-co' doesn't support the option "
+                     "'bogus'");
     /* qemu-io -c 'open -o driver=raw,file.driver=null-co,foo=bar' */
     check_open_error(NULL, test_opts("driver=raw,file.driver=null-co,"
                                      "foo=bar"), 0,
@@ -561,6 +601,141 @@ static void test_backing_conflict(void)
     g_assert_null(bdrv_find_node("top"));
     g_assert_null(bdrv_find_node("base"));
     unlink(top);
+}
+
+/* ---- Failed opens leave an existing child as it was ---- */
+
+/* What a failed open that referenced bs must leave unchanged. */
+typedef struct NodeState {
+    int nodes;
+    int refcnt;
+    int parents;
+    int open_flags;
+    uint64_t perm;
+    uint64_t shared;
+} NodeState;
+
+static NodeState node_state(BlockDriverState *bs)
+{
+    NodeState st = {
+        .nodes = count_nodes(),
+        .refcnt = bs->refcnt,
+        .open_flags = bs->open_flags,
+    };
+    BdrvChild *c;
+
+    QLIST_FOREACH(c, &bs->parents, next_parent) {
+        st.parents++;
+    }
+    bdrv_get_cumulative_perm(bs, &st.perm, &st.shared);
+    return st;
+}
+
+static void check_node_state(BlockDriverState *bs, const NodeState *before)
+{
+    NodeState now = node_state(bs);
+
+    g_assert_cmpint(now.nodes, ==, before->nodes);
+    g_assert_cmpint(now.refcnt, ==, before->refcnt);
+    g_assert_cmpint(now.parents, ==, before->parents);
+    g_assert_cmphex(now.open_flags, ==, before->open_flags);
+    g_assert_cmphex(now.perm, ==, before->perm);
+    g_assert_cmphex(now.shared, ==, before->shared);
+}
+
+typedef struct OpenFailure {
+    const char *filename;
+    const char *options;
+    const char *expected;
+} OpenFailure;
+
+/* Opens over "base" that fail before the driver has anything to check. */
+static const OpenFailure simple_failures[] = {
+    /* qemu-io --image-opts driver=nope,... */
+    { NULL, "driver=nope,file=base", "Unknown driver 'nope'" },
+    /* qemu-io --image-opts driver=raw,...,bogus=1 */
+    { NULL, "driver=raw,file=base,bogus=1",
+      "Block format 'raw' does not support the option 'bogus'" },
+    { "json:{\"driver\":\"raw\",\"file\":\"base\",\"bogus\":1}", NULL,
+      "Block format 'raw' does not support the option 'bogus'" },
+    { NULL, "driver=raw,file=base,file.bogus=1",
+      "Cannot reference an existing block device with additional options "
+      "or a new filename" },
+    /* qemu-io 'json:{"driver":"raw","file":{...}' */
+    { "json:{\"driver\":\"raw\",\"file\":\"base\"", NULL,
+      "Could not parse the JSON options: JSON parse error, premature EOI" },
+    /* The driver's own open: 'json:{"driver":"raw",...,"offset":...}' */
+    { NULL, "driver=raw,file=base,offset=1048576",
+      "Offset (1048576) cannot be greater than size of the containing file "
+      "(512)" },
+};
+
+/*
+ * "base" is a file node read by a BlockBackend that lets others do
+ * anything but write.  Each open below takes base as its "file" child
+ * (by reference) and fails, at a different point of the open; base must
+ * come out with the same parents, references and permissions, and still
+ * work.  Texts: QEMU 7.2's, from the commands quoted (with base's place
+ * taken by file.driver=file,file.filename=x.raw).
+ */
+static void test_failure_keeps_child(void)
+{
+    g_autofree char *path = tmp_path("keep.tcow");
+    g_autofree char *missing = tmp_path("missing.raw");
+    g_autofree char *expected = NULL;
+    g_autofree char *o = g_strdup_printf("driver=file,filename=%s,"
+                                         "node-name=base", path);
+    BlockDriverState *base, *top;
+    BlockBackend *user;
+    NodeState before;
+    uint8_t buf[512];
+
+    write_tcow(path, "", "");
+    base = bdrv_open(NULL, NULL, test_opts(o), BDRV_O_RDWR, &error_abort);
+    user = blk_new(qemu_get_aio_context(), BLK_PERM_CONSISTENT_READ,
+                   BLK_PERM_ALL & ~BLK_PERM_WRITE);
+    blk_insert_bs(user, base, &error_abort);
+    before = node_state(base);
+
+    for (size_t i = 0; i < ARRAY_SIZE(simple_failures); i++) {
+        const OpenFailure *f = &simple_failures[i];
+
+        check_open_error(f->filename, f->options ? test_opts(f->options) : NULL,
+                         0, f->expected);
+        check_node_state(base, &before);
+    }
+
+    /* Opened, then its backing file is missing. */
+    write_tcow(path, "missing.raw", "raw");
+    expected = g_strdup_printf("Could not open backing file: Could not open "
+                               "'%s': No such file or directory", missing);
+    check_open_error(NULL, test_opts("driver=testcow,file=base"), 0,
+                     expected);
+    check_node_state(base, &before);
+    write_tcow(path, "", "");
+
+    /* A writer over base: user does not share writes. */
+    check_open_error(NULL, test_opts("driver=testcow,node-name=top,"
+                                     "file=base"), BDRV_O_RDWR,
+                     "Permission conflict on node 'base': permissions "
+                     "'write' are both required by node 'top' "
+                     "(uses node 'base' as 'file' child) and unshared by "
+                     "an unnamed block device (uses node 'base' as 'root' "
+                     "child).");
+    check_node_state(base, &before);
+
+    /* base still works, and a good open over it still succeeds. */
+    g_assert_cmpint(blk_pread(user, 0, sizeof(buf), buf, 0), ==, 0);
+    g_assert_cmpmem(buf, 4, "TCOW", 4);
+    top = bdrv_open(NULL, NULL, test_opts("driver=testcow,file=base"), 0,
+                    &error_abort);
+    g_assert_true(top->file->bs == base);
+    bdrv_unref(top);
+    check_node_state(base, &before);
+
+    blk_unref(user);
+    bdrv_unref(base);
+    unlink(path);
 }
 
 /* ---- Names from refresh_filename ---- */
@@ -920,6 +1095,8 @@ int main(int argc, char **argv)
     g_test_add_func("/block-open/inherit", test_inherit);
     g_test_add_func("/block-open/backing-relative", test_backing_relative);
     g_test_add_func("/block-open/backing-conflict", test_backing_conflict);
+    g_test_add_func("/block-open/failure-keeps-child",
+                    test_failure_keeps_child);
     g_test_add_func("/block-open/refresh-filename", test_refresh_filename);
     g_test_add_func("/block-open/registry", test_registry);
     g_test_add_func("/block-open/paths", test_paths);

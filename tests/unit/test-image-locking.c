@@ -109,6 +109,15 @@ static BlockBackend *open_image(const char *path, uint64_t perm,
     return blk;
 }
 
+static void check_perm(BlockBackend *blk, uint64_t perm, uint64_t shared)
+{
+    uint64_t p, s;
+
+    blk_get_perm(blk, &p, &s);
+    g_assert_cmphex(p, ==, perm);
+    g_assert_cmphex(s, ==, shared);
+}
+
 static void test_basic(void)
 {
     g_autofree char *path = test_new_file(tmp_dir, "basic.img", 1024 * 1024);
@@ -184,6 +193,19 @@ static void test_conflict_message(void)
                     "Failed to get shared \"write\" lock");
     error_free_or_abort(&err);
 
+    /* qemu-io -c 'write 0 512' while blk1 is open: fails in the open. */
+    blk2 = blk_new_open(path, NULL, test_opts("driver=file"), BDRV_O_RDWR,
+                        &err);
+    g_assert_null(blk2);
+    g_assert_cmpstr(error_get_pretty(err), ==, "Failed to get \"write\" lock");
+    error_free_or_abort(&err);
+
+    /* The failures left blk1's locks and permissions as they were. */
+    check_locked_bytes(path, rw, BLK_PERM_ALL & ~BLK_PERM_CONSISTENT_READ);
+    check_perm(blk1, rw, BLK_PERM_CONSISTENT_READ);
+    g_assert_null(QLIST_NEXT(QLIST_FIRST(&blk_bs(blk1)->parents),
+                             next_parent));
+
     blk_unref(blk1);
     unlink(path);
 }
@@ -204,6 +226,7 @@ static void test_set_perm_abort(void)
     g_assert_cmpint(blk_set_perm(blk2, perm | BLK_PERM_RESIZE, shared, NULL),
                     <, 0);
     check_locked_bytes(path, perm, ~shared & BLK_PERM_ALL);
+    check_perm(blk2, perm, shared);
 
     blk_unref(blk2);
     check_locked_bytes(path, perm, ~shared & BLK_PERM_ALL);

@@ -188,6 +188,14 @@ static void test_option_change_rejected(void)
     g_assert_cmpstr(s->knob, ==, "1");
     g_assert_cmpstr(qdict_get_try_str(bs->options, "knob"), ==, "1");
 
+    /* qemu-io -c 'reopen -o bogus=1' x.raw */
+    check_reopen_error(bs, test_opts("bogus=1"), true,
+                       "Cannot change the option 'bogus'");
+    g_assert_false(qdict_haskey(bs->options, "bogus"));
+    g_assert_false(qdict_haskey(bs->explicit_options, "bogus"));
+    g_assert_true(bs->file->bs == file);
+    g_assert_cmpint(file->refcnt, ==, 1);
+
     /* node-name and driver are fixed. */
     check_reopen_error(bs, test_opts("node-name=other"), true,
                        "Cannot change the option 'node-name'");

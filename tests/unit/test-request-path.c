@@ -533,6 +533,14 @@ static void assert_pattern(BlockBackend *blk, int64_t off, int64_t len)
     }
 }
 
+/* buf holds what fill_pattern wrote at [off, off + len). */
+static void assert_buf_pattern(const uint8_t *buf, int64_t off, int64_t len)
+{
+    for (int64_t i = 0; i < len; i++) {
+        g_assert_cmpuint(buf[i], ==, pattern(off + i));
+    }
+}
+
 static void assert_bytes(const uint8_t *buf, int c, int64_t len)
 {
     for (int64_t i = 0; i < len; i++) {
@@ -554,9 +562,7 @@ static void test_read_padding(void)
     /* [100, 1100) grows to [0, 1536): one driver read. */
     g_assert_cmpint(blk_pread(blk, 100, 1000, buf, 0), ==, 0);
     EXPECT_OPS(bs, { OP_READ, 0, 1536, 0 });
-    for (int i = 0; i < 1000; i++) {
-        g_assert_cmpuint(buf[i], ==, pattern(100 + i));
-    }
+    assert_buf_pattern(buf, 100, 1000);
 
     /* Aligned requests pass unchanged. */
     g_assert_cmpint(blk_pread(blk, 1024, 2048, buf, 0), ==, 0);
@@ -581,9 +587,7 @@ static void test_read_padding_4k(void)
 
     g_assert_cmpint(blk_pread(blk, 4100, 10, buf, 0), ==, 0);
     EXPECT_OPS(blk_bs(blk), { OP_READ, 4096, 4096, 0 });
-    for (int i = 0; i < 10; i++) {
-        g_assert_cmpuint(buf[i], ==, pattern(4100 + i));
-    }
+    assert_buf_pattern(buf, 4100, 10);
     blk_unref(blk);
 }
 
@@ -603,9 +607,7 @@ static void test_read_max_transfer(void)
                { OP_READ, 0, 1024, 0 },
                { OP_READ, 1024, 1024, 0 },
                { OP_READ, 2048, 1024, 0 });
-    for (int i = 0; i < 2500; i++) {
-        g_assert_cmpuint(buf[i], ==, pattern(100 + i));
-    }
+    assert_buf_pattern(buf, 100, 2500);
     blk_unref(blk);
 }
 
@@ -626,9 +628,7 @@ static void test_read_past_eof(void)
     memset(buf, 0xff, sizeof(buf));
     g_assert_cmpint(blk_pread(blk, 512, 2048, buf, 0), ==, 0);
     EXPECT_OPS(blk_bs(blk), { OP_READ, 512, 512, 0 });
-    for (int i = 0; i < 512; i++) {
-        g_assert_cmpuint(buf[i], ==, pattern(512 + i));
-    }
+    assert_buf_pattern(buf, 512, 512);
     assert_bytes(buf + 512, 0, 1536);
     blk_unref(blk);
 }
