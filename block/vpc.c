@@ -28,9 +28,12 @@
 
 /* ---- On-disk structures: load, store, checksum ---- */
 
-void vpc_footer_load(VHDFooter *f, const void *buf)
+/*
+ * The integer fields between big-endian and host order: the same swap
+ * serves both directions.
+ */
+static void vpc_footer_bswap(VHDFooter *f)
 {
-    memcpy(f, buf, sizeof(*f));
     f->features = be32_to_cpu(f->features);
     f->version = be32_to_cpu(f->version);
     f->data_offset = be64_to_cpu(f->data_offset);
@@ -44,27 +47,8 @@ void vpc_footer_load(VHDFooter *f, const void *buf)
     f->checksum = be32_to_cpu(f->checksum);
 }
 
-void vpc_footer_store(void *buf, const VHDFooter *f)
+static void vpc_dyn_header_bswap(VHDDynHeader *h)
 {
-    VHDFooter be = *f;
-
-    be.features = cpu_to_be32(f->features);
-    be.version = cpu_to_be32(f->version);
-    be.data_offset = cpu_to_be64(f->data_offset);
-    be.timestamp = cpu_to_be32(f->timestamp);
-    be.major = cpu_to_be16(f->major);
-    be.minor = cpu_to_be16(f->minor);
-    be.orig_size = cpu_to_be64(f->orig_size);
-    be.current_size = cpu_to_be64(f->current_size);
-    be.cyls = cpu_to_be16(f->cyls);
-    be.type = cpu_to_be32(f->type);
-    be.checksum = cpu_to_be32(f->checksum);
-    memcpy(buf, &be, sizeof(be));
-}
-
-void vpc_dyn_header_load(VHDDynHeader *h, const void *buf)
-{
-    memcpy(h, buf, sizeof(*h));
     h->data_offset = be64_to_cpu(h->data_offset);
     h->table_offset = be64_to_cpu(h->table_offset);
     h->version = be32_to_cpu(h->version);
@@ -85,32 +69,8 @@ void vpc_dyn_header_load(VHDDynHeader *h, const void *buf)
     }
 }
 
-void vpc_dyn_header_store(void *buf, const VHDDynHeader *h)
-{
-    VHDDynHeader be = *h;
-
-    be.data_offset = cpu_to_be64(h->data_offset);
-    be.table_offset = cpu_to_be64(h->table_offset);
-    be.version = cpu_to_be32(h->version);
-    be.max_table_entries = cpu_to_be32(h->max_table_entries);
-    be.block_size = cpu_to_be32(h->block_size);
-    be.checksum = cpu_to_be32(h->checksum);
-    be.parent_timestamp = cpu_to_be32(h->parent_timestamp);
-    for (int i = 0; i < ARRAY_SIZE(be.parent_name); i++) {
-        be.parent_name[i] = cpu_to_be16(h->parent_name[i]);
-    }
-    for (int i = 0; i < VHD_MAX_LOCATORS; i++) {
-        VHDParentLocator *l = &be.loc[i];
-
-        l->platform = cpu_to_be32(h->loc[i].platform);
-        l->data_space = cpu_to_be32(h->loc[i].data_space);
-        l->data_length = cpu_to_be32(h->loc[i].data_length);
-        l->data_offset = cpu_to_be64(h->loc[i].data_offset);
-    }
-    memcpy(buf, &be, sizeof(be));
-}
-
-uint32_t vpc_checksum(const uint8_t *buf, size_t len, size_t csum_off)
+/* The footer/header checksum of len bytes, the field at csum_off zeroed. */
+static uint32_t vpc_checksum(const uint8_t *buf, size_t len, size_t csum_off)
 {
     uint32_t sum = 0;
 
@@ -124,6 +84,40 @@ uint32_t vpc_checksum(const uint8_t *buf, size_t len, size_t csum_off)
 
 #define VHD_FOOTER_CSUM_OFFSET  offsetof(VHDFooter, checksum)
 #define VHD_DYN_CSUM_OFFSET     offsetof(VHDDynHeader, checksum)
+
+static void vpc_footer_load(VHDFooter *f, const uint8_t *buf)
+{
+    memcpy(f, buf, sizeof(*f));
+    vpc_footer_bswap(f);
+}
+
+/* f into buf, with its checksum (which f->checksum receives too). */
+static void vpc_footer_store(uint8_t *buf, VHDFooter *f)
+{
+    VHDFooter be = *f;
+
+    vpc_footer_bswap(&be);
+    memcpy(buf, &be, sizeof(be));
+    f->checksum = vpc_checksum(buf, VHD_FOOTER_SIZE, VHD_FOOTER_CSUM_OFFSET);
+    stl_be_p(buf + VHD_FOOTER_CSUM_OFFSET, f->checksum);
+}
+
+static void vpc_dyn_header_load(VHDDynHeader *h, const uint8_t *buf)
+{
+    memcpy(h, buf, sizeof(*h));
+    vpc_dyn_header_bswap(h);
+}
+
+/* h into buf, with its checksum (which h->checksum receives too). */
+static void vpc_dyn_header_store(uint8_t *buf, VHDDynHeader *h)
+{
+    VHDDynHeader be = *h;
+
+    vpc_dyn_header_bswap(&be);
+    memcpy(buf, &be, sizeof(be));
+    h->checksum = vpc_checksum(buf, VHD_DYN_HEADER_SIZE, VHD_DYN_CSUM_OFFSET);
+    stl_be_p(buf + VHD_DYN_CSUM_OFFSET, h->checksum);
+}
 
 bool vpc_is_vpc_node(BlockDriverState *bs)
 {
@@ -1117,14 +1111,6 @@ static void vpc_fill_footer(VHDFooter *f, const VPCCreateParams *p)
     uuid_generate(f->uuid);
 }
 
-static void vpc_footer_to_buf(uint8_t *buf, VHDFooter *f)
-{
-    f->checksum = 0;
-    vpc_footer_store(buf, f);
-    f->checksum = vpc_checksum(buf, VHD_FOOTER_SIZE, VHD_FOOTER_CSUM_OFFSET);
-    vpc_footer_store(buf, f);
-}
-
 static int coroutine_fn vpc_co_create_fixed(BlockBackend *blk,
                                             VPCCreateParams *p, Error **errp)
 {
@@ -1133,7 +1119,7 @@ static int coroutine_fn vpc_co_create_fixed(BlockBackend *blk,
     int ret;
 
     vpc_fill_footer(&footer, p);
-    vpc_footer_to_buf(buf, &footer);
+    vpc_footer_store(buf, &footer);
 
     ret = blk_co_truncate(blk, p->size + VHD_FOOTER_SIZE, false,
                           PREALLOC_MODE_OFF, 0, errp);
@@ -1186,14 +1172,10 @@ static int coroutine_fn vpc_co_create_dynamic(const char *filename,
         }
     }
 
-    h.checksum = 0;
-    vpc_dyn_header_store(header_buf, &h);
-    h.checksum = vpc_checksum(header_buf, VHD_DYN_HEADER_SIZE,
-                              VHD_DYN_CSUM_OFFSET);
     vpc_dyn_header_store(header_buf, &h);
 
     vpc_fill_footer(&footer, p);
-    vpc_footer_to_buf(footer_buf, &footer);
+    vpc_footer_store(footer_buf, &footer);
 
     bat = g_malloc(bat_size + 1);
     memset(bat, 0xff, bat_size);

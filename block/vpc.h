@@ -123,13 +123,6 @@ enum {
 /* Runtime option: how the virtual size is derived from the footer. */
 #define VPC_OPT_SIZE_CALC       "force_size_calc"
 
-void vpc_footer_load(VHDFooter *f, const void *buf);
-void vpc_footer_store(void *buf, const VHDFooter *f);
-void vpc_dyn_header_load(VHDDynHeader *h, const void *buf);
-void vpc_dyn_header_store(void *buf, const VHDDynHeader *h);
-/* The footer/header checksum of len bytes, the field at csum_off zeroed. */
-uint32_t vpc_checksum(const uint8_t *buf, size_t len, size_t csum_off);
-
 /* ---- Driver state ---- */
 
 typedef struct VPCBitmapCache VPCBitmapCache;
