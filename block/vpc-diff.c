@@ -619,6 +619,18 @@ static bool vpc_bitmap_set_range(VPCBitmap *e, uint32_t first,
     return changed;
 }
 
+/* Bitmap sectors [lo, hi) of e need writing back. */
+static void vpc_bitmap_add_dirty(VPCBitmap *e, uint32_t lo, uint32_t hi)
+{
+    if (e->dirty_lo == e->dirty_hi) {
+        e->dirty_lo = lo;
+        e->dirty_hi = hi;
+    } else {
+        e->dirty_lo = MIN(e->dirty_lo, lo);
+        e->dirty_hi = MAX(e->dirty_hi, hi);
+    }
+}
+
 /*
  * Mark [first, first + count) sectors of block e as stored here and make
  * that stable in the file before returning.  Concurrent requests on the
@@ -635,13 +647,7 @@ static int coroutine_fn vpc_co_bitmap_set(BlockDriverState *bs, VPCBitmap *e,
     int ret;
 
     if (vpc_bitmap_set_range(e, first, count)) {
-        if (e->dirty_lo == e->dirty_hi) {
-            e->dirty_lo = lo;
-            e->dirty_hi = hi;
-        } else {
-            e->dirty_lo = MIN(e->dirty_lo, lo);
-            e->dirty_hi = MAX(e->dirty_hi, hi);
-        }
+        vpc_bitmap_add_dirty(e, lo, hi);
         e->gen_set++;
     }
     mine = e->gen_set;
@@ -675,13 +681,7 @@ static int coroutine_fn vpc_co_bitmap_set(BlockDriverState *bs, VPCBitmap *e,
         qemu_co_queue_restart_all(&e->wait);
         if (ret < 0) {
             /* Still dirty: the next writer tries again. */
-            if (e->dirty_lo == e->dirty_hi) {
-                e->dirty_lo = wlo;
-                e->dirty_hi = whi;
-            } else {
-                e->dirty_lo = MIN(e->dirty_lo, wlo);
-                e->dirty_hi = MAX(e->dirty_hi, whi);
-            }
+            vpc_bitmap_add_dirty(e, wlo, whi);
             return ret;
         }
         e->gen_written = gen;
@@ -746,8 +746,7 @@ static int coroutine_fn vpc_co_find_run(BlockDriverState *bs, int64_t offset,
     vpc_bitmap_put(s, e);
 
     run->bytes = (int64_t)count * BDRV_SECTOR_SIZE;
-    run->host_offset = vpc_host_bitmap_offset(s, index) + s->bitmap_size +
-                       in_block;
+    run->host_offset = vpc_host_data_offset(s, index, in_block);
     return 0;
 }
 
@@ -812,52 +811,35 @@ int coroutine_fn vpc_diff_co_preadv(BlockDriverState *bs, int64_t offset,
     return ret;
 }
 
-int coroutine_fn vpc_diff_co_pwritev(BlockDriverState *bs, int64_t offset,
-                                     int64_t bytes, QEMUIOVector *qiov,
-                                     size_t qiov_offset)
+int coroutine_fn vpc_diff_co_write_block(BlockDriverState *bs, uint32_t index,
+                                         int64_t in_block, int64_t n,
+                                         QEMUIOVector *qiov,
+                                         size_t qiov_offset)
 {
     BDRVVPCState *s = bs->opaque;
-    int ret = 0;
+    VPCBitmap *e;
+    int ret;
 
-    qemu_co_mutex_lock(&s->lock);
-    while (bytes > 0) {
-        uint32_t index = offset / s->block_size;
-        int64_t in_block = offset % s->block_size;
-        int64_t n = MIN(bytes, s->block_size - in_block);
-        VPCBitmap *e;
-        int64_t host;
-
-        assert(index < s->max_table_entries);
-        if (s->bat[index] == VHD_BAT_UNUSED) {
-            ret = vpc_co_alloc_block(bs, index, true);
-            if (ret < 0) {
-                break;
-            }
-        }
-        ret = vpc_co_bitmap_get(bs, index, &e);
+    if (s->bat[index] == VHD_BAT_UNUSED) {
+        ret = vpc_co_alloc_block(bs, index, true);
         if (ret < 0) {
-            break;
+            return ret;
         }
-
-        host = vpc_host_bitmap_offset(s, index) + s->bitmap_size + in_block;
-        qemu_co_mutex_unlock(&s->lock);
-        ret = bdrv_co_pwritev_part(bs->file, host, n, qiov, qiov_offset, 0);
-        qemu_co_mutex_lock(&s->lock);
-
-        /* The data first: a set bit must never expose stale sectors. */
-        if (ret >= 0) {
-            ret = vpc_co_bitmap_set(bs, e, in_block / BDRV_SECTOR_SIZE,
-                                    n / BDRV_SECTOR_SIZE);
-        }
-        vpc_bitmap_put(s, e);
-        if (ret < 0) {
-            break;
-        }
-        offset += n;
-        bytes -= n;
-        qiov_offset += n;
     }
-    qemu_co_mutex_unlock(&s->lock);
+    ret = vpc_co_bitmap_get(bs, index, &e);
+    if (ret < 0) {
+        return ret;
+    }
+
+    ret = vpc_co_data_io(bs, true, vpc_host_data_offset(s, index, in_block),
+                         n, qiov, qiov_offset);
+
+    /* The data first: a set bit must never expose stale sectors. */
+    if (ret >= 0) {
+        ret = vpc_co_bitmap_set(bs, e, in_block / BDRV_SECTOR_SIZE,
+                                n / BDRV_SECTOR_SIZE);
+    }
+    vpc_bitmap_put(s, e);
     return ret;
 }
 

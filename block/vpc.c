@@ -687,6 +687,71 @@ static inline void vpc_set_bit(uint8_t *map, uint32_t i)
     map[i / 8] |= 1 << (i % 8);
 }
 
+int coroutine_fn vpc_co_data_io(BlockDriverState *bs, bool write,
+                                int64_t host_offset, int64_t bytes,
+                                QEMUIOVector *qiov, size_t qiov_offset)
+{
+    BDRVVPCState *s = bs->opaque;
+    int ret;
+
+    qemu_co_mutex_unlock(&s->lock);
+    if (write) {
+        ret = bdrv_co_pwritev_part(bs->file, host_offset, bytes, qiov,
+                                   qiov_offset, 0);
+    } else {
+        ret = bdrv_co_preadv_part(bs->file, host_offset, bytes, qiov,
+                                  qiov_offset, 0);
+    }
+    qemu_co_mutex_lock(&s->lock);
+    return ret;
+}
+
+/*
+ * Call fn for each block that [offset, offset + bytes) touches, in order,
+ * with s->lock held; stop at the first error.
+ */
+static int coroutine_fn vpc_co_for_each_block(BlockDriverState *bs,
+                                              int64_t offset, int64_t bytes,
+                                              QEMUIOVector *qiov,
+                                              size_t qiov_offset,
+                                              VPCBlockFunc *fn)
+{
+    BDRVVPCState *s = bs->opaque;
+    int ret = 0;
+
+    qemu_co_mutex_lock(&s->lock);
+    while (bytes > 0 && ret >= 0) {
+        uint32_t index = offset / s->block_size;
+        int64_t in_block = offset % s->block_size;
+        int64_t n = MIN(bytes, s->block_size - in_block);
+
+        assert(index < s->max_table_entries);
+        ret = fn(bs, index, in_block, n, qiov, qiov_offset);
+        offset += n;
+        bytes -= n;
+        qiov_offset += n;
+    }
+    qemu_co_mutex_unlock(&s->lock);
+    return ret;
+}
+
+/* A VPCBlockFunc: read from one block of a dynamic image. */
+static int coroutine_fn vpc_co_read_block(BlockDriverState *bs,
+                                          uint32_t index, int64_t in_block,
+                                          int64_t n, QEMUIOVector *qiov,
+                                          size_t qiov_offset)
+{
+    BDRVVPCState *s = bs->opaque;
+
+    if (s->bat[index] == VHD_BAT_UNUSED) {
+        qemu_iovec_memset(qiov, qiov_offset, 0, n);
+        return 0;
+    }
+    /* Like QEMU: the bitmap is not consulted for dynamic images. */
+    return vpc_co_data_io(bs, false, vpc_host_data_offset(s, index, in_block),
+                          n, qiov, qiov_offset);
+}
+
 static int coroutine_fn vpc_co_preadv_part(BlockDriverState *bs,
                                            int64_t offset, int64_t bytes,
                                            QEMUIOVector *qiov,
@@ -694,7 +759,6 @@ static int coroutine_fn vpc_co_preadv_part(BlockDriverState *bs,
                                            BdrvRequestFlags flags)
 {
     BDRVVPCState *s = bs->opaque;
-    int ret = 0;
 
     if (s->io_fixed) {
         return bdrv_co_preadv_part(bs->file, offset, bytes, qiov, qiov_offset,
@@ -703,35 +767,8 @@ static int coroutine_fn vpc_co_preadv_part(BlockDriverState *bs,
     if (s->disk_type == VHD_DIFFERENCING) {
         return vpc_diff_co_preadv(bs, offset, bytes, qiov, qiov_offset);
     }
-
-    qemu_co_mutex_lock(&s->lock);
-    while (bytes > 0) {
-        uint32_t index = offset / s->block_size;
-        int64_t in_block = offset % s->block_size;
-        int64_t n = MIN(bytes, s->block_size - in_block);
-
-        assert(index < s->max_table_entries);
-        if (s->bat[index] == VHD_BAT_UNUSED) {
-            qemu_iovec_memset(qiov, qiov_offset, 0, n);
-        } else {
-            /* Like QEMU: the bitmap is not consulted for dynamic images. */
-            int64_t host = vpc_host_bitmap_offset(s, index) + s->bitmap_size +
-                           in_block;
-
-            qemu_co_mutex_unlock(&s->lock);
-            ret = bdrv_co_preadv_part(bs->file, host, n, qiov, qiov_offset,
-                                      0);
-            qemu_co_mutex_lock(&s->lock);
-            if (ret < 0) {
-                break;
-            }
-        }
-        offset += n;
-        bytes -= n;
-        qiov_offset += n;
-    }
-    qemu_co_mutex_unlock(&s->lock);
-    return ret;
+    return vpc_co_for_each_block(bs, offset, bytes, qiov, qiov_offset,
+                                 vpc_co_read_block);
 }
 
 /*
@@ -935,6 +972,27 @@ static int coroutine_fn vpc_co_fill_bitmap(BlockDriverState *bs,
     return 0;
 }
 
+/* A VPCBlockFunc: write to one block of a dynamic image. */
+static int coroutine_fn vpc_co_write_block(BlockDriverState *bs,
+                                           uint32_t index, int64_t in_block,
+                                           int64_t n, QEMUIOVector *qiov,
+                                           size_t qiov_offset)
+{
+    BDRVVPCState *s = bs->opaque;
+    int ret;
+
+    if (s->bat[index] == VHD_BAT_UNUSED) {
+        ret = vpc_co_alloc_block(bs, index, false);
+    } else {
+        ret = vpc_co_fill_bitmap(bs, index);
+    }
+    if (ret < 0) {
+        return ret;
+    }
+    return vpc_co_data_io(bs, true, vpc_host_data_offset(s, index, in_block),
+                          n, qiov, qiov_offset);
+}
+
 static int coroutine_fn vpc_co_pwritev_part(BlockDriverState *bs,
                                             int64_t offset, int64_t bytes,
                                             QEMUIOVector *qiov,
@@ -942,46 +1000,15 @@ static int coroutine_fn vpc_co_pwritev_part(BlockDriverState *bs,
                                             BdrvRequestFlags flags)
 {
     BDRVVPCState *s = bs->opaque;
-    int ret = 0;
 
     if (s->io_fixed) {
         return bdrv_co_pwritev_part(bs->file, offset, bytes, qiov,
                                     qiov_offset, 0);
     }
-    if (s->disk_type == VHD_DIFFERENCING) {
-        return vpc_diff_co_pwritev(bs, offset, bytes, qiov, qiov_offset);
-    }
-
-    qemu_co_mutex_lock(&s->lock);
-    while (bytes > 0) {
-        uint32_t index = offset / s->block_size;
-        int64_t in_block = offset % s->block_size;
-        int64_t n = MIN(bytes, s->block_size - in_block);
-        int64_t host;
-
-        assert(index < s->max_table_entries);
-        if (s->bat[index] == VHD_BAT_UNUSED) {
-            ret = vpc_co_alloc_block(bs, index, false);
-        } else {
-            ret = vpc_co_fill_bitmap(bs, index);
-        }
-        if (ret < 0) {
-            break;
-        }
-
-        host = vpc_host_bitmap_offset(s, index) + s->bitmap_size + in_block;
-        qemu_co_mutex_unlock(&s->lock);
-        ret = bdrv_co_pwritev_part(bs->file, host, n, qiov, qiov_offset, 0);
-        qemu_co_mutex_lock(&s->lock);
-        if (ret < 0) {
-            break;
-        }
-        offset += n;
-        bytes -= n;
-        qiov_offset += n;
-    }
-    qemu_co_mutex_unlock(&s->lock);
-    return ret;
+    return vpc_co_for_each_block(bs, offset, bytes, qiov, qiov_offset,
+                                 s->disk_type == VHD_DIFFERENCING ?
+                                 vpc_diff_co_write_block :
+                                 vpc_co_write_block);
 }
 
 /*
@@ -1022,8 +1049,7 @@ static int coroutine_fn vpc_co_block_status(BlockDriverState *bs,
             if (*pnum == 0) {
                 /* A bitmap separates blocks: one block at most. */
                 *pnum = n;
-                *map = vpc_host_bitmap_offset(s, index) + s->bitmap_size +
-                       in_block;
+                *map = vpc_host_data_offset(s, index, in_block);
                 *file = bs->file->bs;
                 ret = BDRV_BLOCK_DATA | BDRV_BLOCK_OFFSET_VALID;
             }
