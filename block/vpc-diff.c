@@ -133,7 +133,9 @@ static char *vpc_macx_to_path(const uint8_t *buf, size_t len)
 /*
  * A Windows path as a host path: backslashes become slashes, and "./"
  * prefixes go.  *usable is false for drive-letter and UNC paths, which
- * cannot name a file here.
+ * cannot name a file here, and for "proto:" prefixes, which a Windows
+ * file name cannot hold and which would make the block layer open
+ * something else than a file.
  */
 static char *vpc_windows_path(const char *path, bool *usable)
 {
@@ -146,7 +148,7 @@ static char *vpc_windows_path(const char *path, bool *usable)
         }
     }
     *usable = !(g_ascii_isalpha(p[0]) && p[1] == ':') &&
-              !(p[0] == '/' && p[1] == '/');
+              !(p[0] == '/' && p[1] == '/') && !path_has_protocol(p);
     q = p;
     while (q[0] == '.' && q[1] == '/') {
         q += 2;
@@ -256,12 +258,16 @@ static int vpc_read_locator(BlockDriverState *bs, int i, int64_t file_length,
     return 0;
 }
 
-/* The parent name field (UTF-16BE, host order once loaded), base name. */
+/*
+ * The parent name field (UTF-16BE, host order once loaded), base name;
+ * NULL if there is none, or none that can be a file name.
+ */
 static char *vpc_parent_name(BDRVVPCState *s)
 {
     uint16_t units[ARRAY_SIZE(s->dyn_header.parent_name)];
     size_t n = 0;
     g_autofree char *name = NULL;
+    g_autofree char *base = NULL;
 
     memcpy(units, s->dyn_header.parent_name, sizeof(units));
 
@@ -275,7 +281,8 @@ static char *vpc_parent_name(BDRVVPCState *s)
     if (!name) {
         return NULL;
     }
-    return vpc_base_name(name);
+    base = vpc_base_name(name);
+    return path_has_protocol(base) ? NULL : g_steal_pointer(&base);
 }
 
 /* Does the candidate name an existing file, seen from bs? */
