@@ -85,6 +85,15 @@ static uint32_t vpc_checksum(const uint8_t *buf, size_t len, size_t csum_off)
 #define VHD_FOOTER_CSUM_OFFSET  offsetof(VHDFooter, checksum)
 #define VHD_DYN_CSUM_OFFSET     offsetof(VHDDynHeader, checksum)
 
+/* Store the checksum of len bytes at csum_off, and return it. */
+static uint32_t vpc_set_checksum(uint8_t *buf, size_t len, size_t csum_off)
+{
+    uint32_t sum = vpc_checksum(buf, len, csum_off);
+
+    stl_be_p(buf + csum_off, sum);
+    return sum;
+}
+
 static void vpc_footer_load(VHDFooter *f, const uint8_t *buf)
 {
     memcpy(f, buf, sizeof(*f));
@@ -94,12 +103,9 @@ static void vpc_footer_load(VHDFooter *f, const uint8_t *buf)
 /* f into buf, with its checksum (which f->checksum receives too). */
 static void vpc_footer_store(uint8_t *buf, VHDFooter *f)
 {
-    VHDFooter be = *f;
-
-    vpc_footer_bswap(&be);
-    memcpy(buf, &be, sizeof(be));
-    f->checksum = vpc_checksum(buf, VHD_FOOTER_SIZE, VHD_FOOTER_CSUM_OFFSET);
-    stl_be_p(buf + VHD_FOOTER_CSUM_OFFSET, f->checksum);
+    memcpy(buf, f, sizeof(*f));
+    vpc_footer_bswap((VHDFooter *)buf);
+    f->checksum = vpc_set_checksum(buf, sizeof(*f), VHD_FOOTER_CSUM_OFFSET);
 }
 
 static void vpc_dyn_header_load(VHDDynHeader *h, const uint8_t *buf)
@@ -111,12 +117,9 @@ static void vpc_dyn_header_load(VHDDynHeader *h, const uint8_t *buf)
 /* h into buf, with its checksum (which h->checksum receives too). */
 static void vpc_dyn_header_store(uint8_t *buf, VHDDynHeader *h)
 {
-    VHDDynHeader be = *h;
-
-    vpc_dyn_header_bswap(&be);
-    memcpy(buf, &be, sizeof(be));
-    h->checksum = vpc_checksum(buf, VHD_DYN_HEADER_SIZE, VHD_DYN_CSUM_OFFSET);
-    stl_be_p(buf + VHD_DYN_CSUM_OFFSET, h->checksum);
+    memcpy(buf, h, sizeof(*h));
+    vpc_dyn_header_bswap((VHDDynHeader *)buf);
+    h->checksum = vpc_set_checksum(buf, sizeof(*h), VHD_DYN_CSUM_OFFSET);
 }
 
 bool vpc_is_vpc_node(BlockDriverState *bs)
