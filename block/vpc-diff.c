@@ -133,7 +133,9 @@ static char *vpc_macx_to_path(const uint8_t *buf, size_t len)
 /*
  * A Windows path as a host path: backslashes become slashes, and "./"
  * prefixes go.  *usable is false for drive-letter and UNC paths, which
- * cannot name a file here.
+ * cannot name a file here, and for "proto:" prefixes, which a Windows
+ * file name cannot hold and which would make the block layer open
+ * something else than a file.
  */
 static char *vpc_windows_path(const char *path, bool *usable)
 {
@@ -146,7 +148,7 @@ static char *vpc_windows_path(const char *path, bool *usable)
         }
     }
     *usable = !(g_ascii_isalpha(p[0]) && p[1] == ':') &&
-              !(p[0] == '/' && p[1] == '/');
+              !(p[0] == '/' && p[1] == '/') && !path_has_protocol(p);
     q = p;
     while (q[0] == '.' && q[1] == '/') {
         q += 2;
@@ -256,12 +258,16 @@ static int vpc_read_locator(BlockDriverState *bs, int i, int64_t file_length,
     return 0;
 }
 
-/* The parent name field (UTF-16BE, host order once loaded), base name. */
+/*
+ * The parent name field (UTF-16BE, host order once loaded), base name;
+ * NULL if there is none, or none that can be a file name.
+ */
 static char *vpc_parent_name(BDRVVPCState *s)
 {
     uint16_t units[ARRAY_SIZE(s->dyn_header.parent_name)];
     size_t n = 0;
     g_autofree char *name = NULL;
+    g_autofree char *base = NULL;
 
     memcpy(units, s->dyn_header.parent_name, sizeof(units));
 
@@ -275,7 +281,8 @@ static char *vpc_parent_name(BDRVVPCState *s)
     if (!name) {
         return NULL;
     }
-    return vpc_base_name(name);
+    base = vpc_base_name(name);
+    return path_has_protocol(base) ? NULL : g_steal_pointer(&base);
 }
 
 /* Does the candidate name an existing file, seen from bs? */
@@ -619,6 +626,18 @@ static bool vpc_bitmap_set_range(VPCBitmap *e, uint32_t first,
     return changed;
 }
 
+/* Bitmap sectors [lo, hi) of e need writing back. */
+static void vpc_bitmap_add_dirty(VPCBitmap *e, uint32_t lo, uint32_t hi)
+{
+    if (e->dirty_lo == e->dirty_hi) {
+        e->dirty_lo = lo;
+        e->dirty_hi = hi;
+    } else {
+        e->dirty_lo = MIN(e->dirty_lo, lo);
+        e->dirty_hi = MAX(e->dirty_hi, hi);
+    }
+}
+
 /*
  * Mark [first, first + count) sectors of block e as stored here and make
  * that stable in the file before returning.  Concurrent requests on the
@@ -635,13 +654,7 @@ static int coroutine_fn vpc_co_bitmap_set(BlockDriverState *bs, VPCBitmap *e,
     int ret;
 
     if (vpc_bitmap_set_range(e, first, count)) {
-        if (e->dirty_lo == e->dirty_hi) {
-            e->dirty_lo = lo;
-            e->dirty_hi = hi;
-        } else {
-            e->dirty_lo = MIN(e->dirty_lo, lo);
-            e->dirty_hi = MAX(e->dirty_hi, hi);
-        }
+        vpc_bitmap_add_dirty(e, lo, hi);
         e->gen_set++;
     }
     mine = e->gen_set;
@@ -675,13 +688,7 @@ static int coroutine_fn vpc_co_bitmap_set(BlockDriverState *bs, VPCBitmap *e,
         qemu_co_queue_restart_all(&e->wait);
         if (ret < 0) {
             /* Still dirty: the next writer tries again. */
-            if (e->dirty_lo == e->dirty_hi) {
-                e->dirty_lo = wlo;
-                e->dirty_hi = whi;
-            } else {
-                e->dirty_lo = MIN(e->dirty_lo, wlo);
-                e->dirty_hi = MAX(e->dirty_hi, whi);
-            }
+            vpc_bitmap_add_dirty(e, wlo, whi);
             return ret;
         }
         e->gen_written = gen;
@@ -746,8 +753,7 @@ static int coroutine_fn vpc_co_find_run(BlockDriverState *bs, int64_t offset,
     vpc_bitmap_put(s, e);
 
     run->bytes = (int64_t)count * BDRV_SECTOR_SIZE;
-    run->host_offset = vpc_host_bitmap_offset(s, index) + s->bitmap_size +
-                       in_block;
+    run->host_offset = vpc_host_data_offset(s, index, in_block);
     return 0;
 }
 
@@ -812,52 +818,35 @@ int coroutine_fn vpc_diff_co_preadv(BlockDriverState *bs, int64_t offset,
     return ret;
 }
 
-int coroutine_fn vpc_diff_co_pwritev(BlockDriverState *bs, int64_t offset,
-                                     int64_t bytes, QEMUIOVector *qiov,
-                                     size_t qiov_offset)
+int coroutine_fn vpc_diff_co_write_block(BlockDriverState *bs, uint32_t index,
+                                         int64_t in_block, int64_t n,
+                                         QEMUIOVector *qiov,
+                                         size_t qiov_offset)
 {
     BDRVVPCState *s = bs->opaque;
-    int ret = 0;
+    VPCBitmap *e;
+    int ret;
 
-    qemu_co_mutex_lock(&s->lock);
-    while (bytes > 0) {
-        uint32_t index = offset / s->block_size;
-        int64_t in_block = offset % s->block_size;
-        int64_t n = MIN(bytes, s->block_size - in_block);
-        VPCBitmap *e;
-        int64_t host;
-
-        assert(index < s->max_table_entries);
-        if (s->bat[index] == VHD_BAT_UNUSED) {
-            ret = vpc_co_alloc_block(bs, index, true);
-            if (ret < 0) {
-                break;
-            }
-        }
-        ret = vpc_co_bitmap_get(bs, index, &e);
+    if (s->bat[index] == VHD_BAT_UNUSED) {
+        ret = vpc_co_alloc_block(bs, index, true);
         if (ret < 0) {
-            break;
+            return ret;
         }
-
-        host = vpc_host_bitmap_offset(s, index) + s->bitmap_size + in_block;
-        qemu_co_mutex_unlock(&s->lock);
-        ret = bdrv_co_pwritev_part(bs->file, host, n, qiov, qiov_offset, 0);
-        qemu_co_mutex_lock(&s->lock);
-
-        /* The data first: a set bit must never expose stale sectors. */
-        if (ret >= 0) {
-            ret = vpc_co_bitmap_set(bs, e, in_block / BDRV_SECTOR_SIZE,
-                                    n / BDRV_SECTOR_SIZE);
-        }
-        vpc_bitmap_put(s, e);
-        if (ret < 0) {
-            break;
-        }
-        offset += n;
-        bytes -= n;
-        qiov_offset += n;
     }
-    qemu_co_mutex_unlock(&s->lock);
+    ret = vpc_co_bitmap_get(bs, index, &e);
+    if (ret < 0) {
+        return ret;
+    }
+
+    ret = vpc_co_data_io(bs, true, vpc_host_data_offset(s, index, in_block),
+                         n, qiov, qiov_offset);
+
+    /* The data first: a set bit must never expose stale sectors. */
+    if (ret >= 0) {
+        ret = vpc_co_bitmap_set(bs, e, in_block / BDRV_SECTOR_SIZE,
+                                n / BDRV_SECTOR_SIZE);
+    }
+    vpc_bitmap_put(s, e);
     return ret;
 }
 

@@ -28,9 +28,12 @@
 
 /* ---- On-disk structures: load, store, checksum ---- */
 
-void vpc_footer_load(VHDFooter *f, const void *buf)
+/*
+ * The integer fields between big-endian and host order: the same swap
+ * serves both directions.
+ */
+static void vpc_footer_bswap(VHDFooter *f)
 {
-    memcpy(f, buf, sizeof(*f));
     f->features = be32_to_cpu(f->features);
     f->version = be32_to_cpu(f->version);
     f->data_offset = be64_to_cpu(f->data_offset);
@@ -44,27 +47,8 @@ void vpc_footer_load(VHDFooter *f, const void *buf)
     f->checksum = be32_to_cpu(f->checksum);
 }
 
-void vpc_footer_store(void *buf, const VHDFooter *f)
+static void vpc_dyn_header_bswap(VHDDynHeader *h)
 {
-    VHDFooter be = *f;
-
-    be.features = cpu_to_be32(f->features);
-    be.version = cpu_to_be32(f->version);
-    be.data_offset = cpu_to_be64(f->data_offset);
-    be.timestamp = cpu_to_be32(f->timestamp);
-    be.major = cpu_to_be16(f->major);
-    be.minor = cpu_to_be16(f->minor);
-    be.orig_size = cpu_to_be64(f->orig_size);
-    be.current_size = cpu_to_be64(f->current_size);
-    be.cyls = cpu_to_be16(f->cyls);
-    be.type = cpu_to_be32(f->type);
-    be.checksum = cpu_to_be32(f->checksum);
-    memcpy(buf, &be, sizeof(be));
-}
-
-void vpc_dyn_header_load(VHDDynHeader *h, const void *buf)
-{
-    memcpy(h, buf, sizeof(*h));
     h->data_offset = be64_to_cpu(h->data_offset);
     h->table_offset = be64_to_cpu(h->table_offset);
     h->version = be32_to_cpu(h->version);
@@ -85,32 +69,8 @@ void vpc_dyn_header_load(VHDDynHeader *h, const void *buf)
     }
 }
 
-void vpc_dyn_header_store(void *buf, const VHDDynHeader *h)
-{
-    VHDDynHeader be = *h;
-
-    be.data_offset = cpu_to_be64(h->data_offset);
-    be.table_offset = cpu_to_be64(h->table_offset);
-    be.version = cpu_to_be32(h->version);
-    be.max_table_entries = cpu_to_be32(h->max_table_entries);
-    be.block_size = cpu_to_be32(h->block_size);
-    be.checksum = cpu_to_be32(h->checksum);
-    be.parent_timestamp = cpu_to_be32(h->parent_timestamp);
-    for (int i = 0; i < ARRAY_SIZE(be.parent_name); i++) {
-        be.parent_name[i] = cpu_to_be16(h->parent_name[i]);
-    }
-    for (int i = 0; i < VHD_MAX_LOCATORS; i++) {
-        VHDParentLocator *l = &be.loc[i];
-
-        l->platform = cpu_to_be32(h->loc[i].platform);
-        l->data_space = cpu_to_be32(h->loc[i].data_space);
-        l->data_length = cpu_to_be32(h->loc[i].data_length);
-        l->data_offset = cpu_to_be64(h->loc[i].data_offset);
-    }
-    memcpy(buf, &be, sizeof(be));
-}
-
-uint32_t vpc_checksum(const uint8_t *buf, size_t len, size_t csum_off)
+/* The footer/header checksum of len bytes, the field at csum_off zeroed. */
+static uint32_t vpc_checksum(const uint8_t *buf, size_t len, size_t csum_off)
 {
     uint32_t sum = 0;
 
@@ -124,6 +84,43 @@ uint32_t vpc_checksum(const uint8_t *buf, size_t len, size_t csum_off)
 
 #define VHD_FOOTER_CSUM_OFFSET  offsetof(VHDFooter, checksum)
 #define VHD_DYN_CSUM_OFFSET     offsetof(VHDDynHeader, checksum)
+
+/* Store the checksum of len bytes at csum_off, and return it. */
+static uint32_t vpc_set_checksum(uint8_t *buf, size_t len, size_t csum_off)
+{
+    uint32_t sum = vpc_checksum(buf, len, csum_off);
+
+    stl_be_p(buf + csum_off, sum);
+    return sum;
+}
+
+static void vpc_footer_load(VHDFooter *f, const uint8_t *buf)
+{
+    memcpy(f, buf, sizeof(*f));
+    vpc_footer_bswap(f);
+}
+
+/* f into buf, with its checksum (which f->checksum receives too). */
+static void vpc_footer_store(uint8_t *buf, VHDFooter *f)
+{
+    memcpy(buf, f, sizeof(*f));
+    vpc_footer_bswap((VHDFooter *)buf);
+    f->checksum = vpc_set_checksum(buf, sizeof(*f), VHD_FOOTER_CSUM_OFFSET);
+}
+
+static void vpc_dyn_header_load(VHDDynHeader *h, const uint8_t *buf)
+{
+    memcpy(h, buf, sizeof(*h));
+    vpc_dyn_header_bswap(h);
+}
+
+/* h into buf, with its checksum (which h->checksum receives too). */
+static void vpc_dyn_header_store(uint8_t *buf, VHDDynHeader *h)
+{
+    memcpy(buf, h, sizeof(*h));
+    vpc_dyn_header_bswap((VHDDynHeader *)buf);
+    h->checksum = vpc_set_checksum(buf, sizeof(*h), VHD_DYN_CSUM_OFFSET);
+}
 
 bool vpc_is_vpc_node(BlockDriverState *bs)
 {
@@ -693,6 +690,71 @@ static inline void vpc_set_bit(uint8_t *map, uint32_t i)
     map[i / 8] |= 1 << (i % 8);
 }
 
+int coroutine_fn vpc_co_data_io(BlockDriverState *bs, bool write,
+                                int64_t host_offset, int64_t bytes,
+                                QEMUIOVector *qiov, size_t qiov_offset)
+{
+    BDRVVPCState *s = bs->opaque;
+    int ret;
+
+    qemu_co_mutex_unlock(&s->lock);
+    if (write) {
+        ret = bdrv_co_pwritev_part(bs->file, host_offset, bytes, qiov,
+                                   qiov_offset, 0);
+    } else {
+        ret = bdrv_co_preadv_part(bs->file, host_offset, bytes, qiov,
+                                  qiov_offset, 0);
+    }
+    qemu_co_mutex_lock(&s->lock);
+    return ret;
+}
+
+/*
+ * Call fn for each block that [offset, offset + bytes) touches, in order,
+ * with s->lock held; stop at the first error.
+ */
+static int coroutine_fn vpc_co_for_each_block(BlockDriverState *bs,
+                                              int64_t offset, int64_t bytes,
+                                              QEMUIOVector *qiov,
+                                              size_t qiov_offset,
+                                              VPCBlockFunc *fn)
+{
+    BDRVVPCState *s = bs->opaque;
+    int ret = 0;
+
+    qemu_co_mutex_lock(&s->lock);
+    while (bytes > 0 && ret >= 0) {
+        uint32_t index = offset / s->block_size;
+        int64_t in_block = offset % s->block_size;
+        int64_t n = MIN(bytes, s->block_size - in_block);
+
+        assert(index < s->max_table_entries);
+        ret = fn(bs, index, in_block, n, qiov, qiov_offset);
+        offset += n;
+        bytes -= n;
+        qiov_offset += n;
+    }
+    qemu_co_mutex_unlock(&s->lock);
+    return ret;
+}
+
+/* A VPCBlockFunc: read from one block of a dynamic image. */
+static int coroutine_fn vpc_co_read_block(BlockDriverState *bs,
+                                          uint32_t index, int64_t in_block,
+                                          int64_t n, QEMUIOVector *qiov,
+                                          size_t qiov_offset)
+{
+    BDRVVPCState *s = bs->opaque;
+
+    if (s->bat[index] == VHD_BAT_UNUSED) {
+        qemu_iovec_memset(qiov, qiov_offset, 0, n);
+        return 0;
+    }
+    /* Like QEMU: the bitmap is not consulted for dynamic images. */
+    return vpc_co_data_io(bs, false, vpc_host_data_offset(s, index, in_block),
+                          n, qiov, qiov_offset);
+}
+
 static int coroutine_fn vpc_co_preadv_part(BlockDriverState *bs,
                                            int64_t offset, int64_t bytes,
                                            QEMUIOVector *qiov,
@@ -700,7 +762,6 @@ static int coroutine_fn vpc_co_preadv_part(BlockDriverState *bs,
                                            BdrvRequestFlags flags)
 {
     BDRVVPCState *s = bs->opaque;
-    int ret = 0;
 
     if (s->io_fixed) {
         return bdrv_co_preadv_part(bs->file, offset, bytes, qiov, qiov_offset,
@@ -709,35 +770,8 @@ static int coroutine_fn vpc_co_preadv_part(BlockDriverState *bs,
     if (s->disk_type == VHD_DIFFERENCING) {
         return vpc_diff_co_preadv(bs, offset, bytes, qiov, qiov_offset);
     }
-
-    qemu_co_mutex_lock(&s->lock);
-    while (bytes > 0) {
-        uint32_t index = offset / s->block_size;
-        int64_t in_block = offset % s->block_size;
-        int64_t n = MIN(bytes, s->block_size - in_block);
-
-        assert(index < s->max_table_entries);
-        if (s->bat[index] == VHD_BAT_UNUSED) {
-            qemu_iovec_memset(qiov, qiov_offset, 0, n);
-        } else {
-            /* Like QEMU: the bitmap is not consulted for dynamic images. */
-            int64_t host = vpc_host_bitmap_offset(s, index) + s->bitmap_size +
-                           in_block;
-
-            qemu_co_mutex_unlock(&s->lock);
-            ret = bdrv_co_preadv_part(bs->file, host, n, qiov, qiov_offset,
-                                      0);
-            qemu_co_mutex_lock(&s->lock);
-            if (ret < 0) {
-                break;
-            }
-        }
-        offset += n;
-        bytes -= n;
-        qiov_offset += n;
-    }
-    qemu_co_mutex_unlock(&s->lock);
-    return ret;
+    return vpc_co_for_each_block(bs, offset, bytes, qiov, qiov_offset,
+                                 vpc_co_read_block);
 }
 
 /*
@@ -941,6 +975,27 @@ static int coroutine_fn vpc_co_fill_bitmap(BlockDriverState *bs,
     return 0;
 }
 
+/* A VPCBlockFunc: write to one block of a dynamic image. */
+static int coroutine_fn vpc_co_write_block(BlockDriverState *bs,
+                                           uint32_t index, int64_t in_block,
+                                           int64_t n, QEMUIOVector *qiov,
+                                           size_t qiov_offset)
+{
+    BDRVVPCState *s = bs->opaque;
+    int ret;
+
+    if (s->bat[index] == VHD_BAT_UNUSED) {
+        ret = vpc_co_alloc_block(bs, index, false);
+    } else {
+        ret = vpc_co_fill_bitmap(bs, index);
+    }
+    if (ret < 0) {
+        return ret;
+    }
+    return vpc_co_data_io(bs, true, vpc_host_data_offset(s, index, in_block),
+                          n, qiov, qiov_offset);
+}
+
 static int coroutine_fn vpc_co_pwritev_part(BlockDriverState *bs,
                                             int64_t offset, int64_t bytes,
                                             QEMUIOVector *qiov,
@@ -948,46 +1003,15 @@ static int coroutine_fn vpc_co_pwritev_part(BlockDriverState *bs,
                                             BdrvRequestFlags flags)
 {
     BDRVVPCState *s = bs->opaque;
-    int ret = 0;
 
     if (s->io_fixed) {
         return bdrv_co_pwritev_part(bs->file, offset, bytes, qiov,
                                     qiov_offset, 0);
     }
-    if (s->disk_type == VHD_DIFFERENCING) {
-        return vpc_diff_co_pwritev(bs, offset, bytes, qiov, qiov_offset);
-    }
-
-    qemu_co_mutex_lock(&s->lock);
-    while (bytes > 0) {
-        uint32_t index = offset / s->block_size;
-        int64_t in_block = offset % s->block_size;
-        int64_t n = MIN(bytes, s->block_size - in_block);
-        int64_t host;
-
-        assert(index < s->max_table_entries);
-        if (s->bat[index] == VHD_BAT_UNUSED) {
-            ret = vpc_co_alloc_block(bs, index, false);
-        } else {
-            ret = vpc_co_fill_bitmap(bs, index);
-        }
-        if (ret < 0) {
-            break;
-        }
-
-        host = vpc_host_bitmap_offset(s, index) + s->bitmap_size + in_block;
-        qemu_co_mutex_unlock(&s->lock);
-        ret = bdrv_co_pwritev_part(bs->file, host, n, qiov, qiov_offset, 0);
-        qemu_co_mutex_lock(&s->lock);
-        if (ret < 0) {
-            break;
-        }
-        offset += n;
-        bytes -= n;
-        qiov_offset += n;
-    }
-    qemu_co_mutex_unlock(&s->lock);
-    return ret;
+    return vpc_co_for_each_block(bs, offset, bytes, qiov, qiov_offset,
+                                 s->disk_type == VHD_DIFFERENCING ?
+                                 vpc_diff_co_write_block :
+                                 vpc_co_write_block);
 }
 
 /*
@@ -1028,8 +1052,7 @@ static int coroutine_fn vpc_co_block_status(BlockDriverState *bs,
             if (*pnum == 0) {
                 /* A bitmap separates blocks: one block at most. */
                 *pnum = n;
-                *map = vpc_host_bitmap_offset(s, index) + s->bitmap_size +
-                       in_block;
+                *map = vpc_host_data_offset(s, index, in_block);
                 *file = bs->file->bs;
                 ret = BDRV_BLOCK_DATA | BDRV_BLOCK_OFFSET_VALID;
             }
@@ -1117,14 +1140,6 @@ static void vpc_fill_footer(VHDFooter *f, const VPCCreateParams *p)
     uuid_generate(f->uuid);
 }
 
-static void vpc_footer_to_buf(uint8_t *buf, VHDFooter *f)
-{
-    f->checksum = 0;
-    vpc_footer_store(buf, f);
-    f->checksum = vpc_checksum(buf, VHD_FOOTER_SIZE, VHD_FOOTER_CSUM_OFFSET);
-    vpc_footer_store(buf, f);
-}
-
 static int coroutine_fn vpc_co_create_fixed(BlockBackend *blk,
                                             VPCCreateParams *p, Error **errp)
 {
@@ -1133,7 +1148,7 @@ static int coroutine_fn vpc_co_create_fixed(BlockBackend *blk,
     int ret;
 
     vpc_fill_footer(&footer, p);
-    vpc_footer_to_buf(buf, &footer);
+    vpc_footer_store(buf, &footer);
 
     ret = blk_co_truncate(blk, p->size + VHD_FOOTER_SIZE, false,
                           PREALLOC_MODE_OFF, 0, errp);
@@ -1186,14 +1201,10 @@ static int coroutine_fn vpc_co_create_dynamic(const char *filename,
         }
     }
 
-    h.checksum = 0;
-    vpc_dyn_header_store(header_buf, &h);
-    h.checksum = vpc_checksum(header_buf, VHD_DYN_HEADER_SIZE,
-                              VHD_DYN_CSUM_OFFSET);
     vpc_dyn_header_store(header_buf, &h);
 
     vpc_fill_footer(&footer, p);
-    vpc_footer_to_buf(footer_buf, &footer);
+    vpc_footer_store(footer_buf, &footer);
 
     bat = g_malloc(bat_size + 1);
     memset(bat, 0xff, bat_size);

@@ -123,13 +123,6 @@ enum {
 /* Runtime option: how the virtual size is derived from the footer. */
 #define VPC_OPT_SIZE_CALC       "force_size_calc"
 
-void vpc_footer_load(VHDFooter *f, const void *buf);
-void vpc_footer_store(void *buf, const VHDFooter *f);
-void vpc_dyn_header_load(VHDDynHeader *h, const void *buf);
-void vpc_dyn_header_store(void *buf, const VHDDynHeader *h);
-/* The footer/header checksum of len bytes, the field at csum_off zeroed. */
-uint32_t vpc_checksum(const uint8_t *buf, size_t len, size_t csum_off);
-
 /* ---- Driver state ---- */
 
 typedef struct VPCBitmapCache VPCBitmapCache;
@@ -208,7 +201,32 @@ static inline int64_t vpc_host_bitmap_offset(BDRVVPCState *s, uint32_t index)
     return (int64_t)s->bat[index] * BDRV_SECTOR_SIZE;
 }
 
+/* Byte offset in the file of byte in_block of block index's data. */
+static inline int64_t vpc_host_data_offset(BDRVVPCState *s, uint32_t index,
+                                           int64_t in_block)
+{
+    return vpc_host_bitmap_offset(s, index) + s->bitmap_size + in_block;
+}
+
 /* ---- Shared by vpc.c and vpc-diff.c ---- */
+
+/*
+ * The part of a request that lies in one block: n bytes from in_block in
+ * block index, at qiov_offset in qiov.  Called with s->lock held; may
+ * drop it for I/O.
+ */
+typedef int coroutine_fn VPCBlockFunc(BlockDriverState *bs, uint32_t index,
+                                      int64_t in_block, int64_t n,
+                                      QEMUIOVector *qiov, size_t qiov_offset);
+
+/*
+ * Read or write bytes of the file at host_offset, from or to qiov at
+ * qiov_offset.  Called and returns with s->lock held; drops it for the
+ * I/O.
+ */
+int coroutine_fn vpc_co_data_io(BlockDriverState *bs, bool write,
+                                int64_t host_offset, int64_t bytes,
+                                QEMUIOVector *qiov, size_t qiov_offset);
 
 /*
  * Give block index storage (bitmap all zero if zero_bitmap, else all
@@ -239,9 +257,11 @@ void vpc_diff_new_block(BDRVVPCState *s, uint32_t index);
 int coroutine_fn vpc_diff_co_preadv(BlockDriverState *bs, int64_t offset,
                                     int64_t bytes, QEMUIOVector *qiov,
                                     size_t qiov_offset);
-int coroutine_fn vpc_diff_co_pwritev(BlockDriverState *bs, int64_t offset,
-                                     int64_t bytes, QEMUIOVector *qiov,
-                                     size_t qiov_offset);
+/* A VPCBlockFunc: write to one block of a differencing image. */
+int coroutine_fn vpc_diff_co_write_block(BlockDriverState *bs, uint32_t index,
+                                         int64_t in_block, int64_t n,
+                                         QEMUIOVector *qiov,
+                                         size_t qiov_offset);
 int coroutine_fn vpc_diff_co_block_status(BlockDriverState *bs,
                                           int64_t offset, int64_t bytes,
                                           int64_t *pnum, int64_t *map,

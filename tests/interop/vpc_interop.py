@@ -106,12 +106,7 @@ def dump(qemu_io, path, size, opts=()):
         n = min(step, size - start)
         o, _, _ = run([qemu_io, '-f', 'vpc', *opts, '-c',
                        'read -v %d %d' % (start, n), path])
-        for line in o.splitlines():
-            m = re.match(r'^([0-9a-f]{8}):  ((?:[0-9a-f]{2} ){1,16})', line)
-            if m:
-                off = int(m.group(1), 16)
-                data = bytes.fromhex(m.group(2).replace(' ', ''))
-                out[off:off + len(data)] = data
+        vhdgen.parse_read_v(o, out)
     return bytes(out)
 
 
@@ -134,12 +129,7 @@ def check_content(qemu_io, path, want, what, opts=()):
         raise Failure('%s: content differs%s\n%s' % (
             what, ' at %s' % m.group(1) if m else '', err))
     got = bytearray(len(want))
-    for line in out.splitlines():
-        m = re.match(r'^([0-9a-f]{8}):  ((?:[0-9a-f]{2} ){1,16})', line)
-        if m:
-            o = int(m.group(1), 16)
-            data = bytes.fromhex(m.group(2).replace(' ', ''))
-            got[o:o + len(data)] = data
+    vhdgen.parse_read_v(out, got)
     for off in dumped:
         if got[off:off + chunk] != want[off:off + chunk]:
             raise Failure('%s: content differs in the 64 KiB at %d' %

@@ -693,6 +693,18 @@ def show(path, parent=None):
               (i, e, ','.join(runs) if runs else 'none'))
 
 
+def parse_read_v(out, buf):
+    """Store the bytes that qemu-io's "read -v" output shows in buf (a
+    bytearray indexed by guest offset)."""
+    import re
+    for line in out.splitlines():
+        m = re.match(r'^([0-9a-f]{8}):  ((?:[0-9a-f]{2} ){1,16})', line)
+        if m:
+            off = int(m.group(1), 16)
+            data = bytes.fromhex(m.group(2).replace(' ', ''))
+            buf[off:off + len(data)] = data
+
+
 def compare(qemu_io, path, opts=()):
     """Exit status 0 if qemu-io reads path as the reference reader does.
 
@@ -726,12 +738,7 @@ def compare(qemu_io, path, opts=()):
             print('qemu-io failed: %s%s' % (p.stderr.decode(), out[-500:]))
         return 1
     got = bytearray(ref.size)
-    for line in out.splitlines():
-        m = re.match(r'^([0-9a-f]{8}):  ((?:[0-9a-f]{2} ){1,16})', line)
-        if m:
-            off = int(m.group(1), 16)
-            data = bytes.fromhex(m.group(2).replace(' ', ''))
-            got[off:off + len(data)] = data
+    parse_read_v(out, got)
     for off, want in dumped.items():
         have = bytes(got[off:off + len(want)])
         if have != want:
