@@ -69,16 +69,6 @@ static void G_NORETURN G_GNUC_PRINTF(1, 2) error_exit(const char *fmt, ...)
     exit(EXIT_FAILURE);
 }
 
-static void G_NORETURN missing_argument(const char *option)
-{
-    error_exit("missing argument for option '%s'", option);
-}
-
-static void G_NORETURN unrecognized_option(const char *option)
-{
-    error_exit("unrecognized option '%s'", option);
-}
-
 static void format_print(void *opaque, const char *name)
 {
     printf(" %s", name);
@@ -225,6 +215,27 @@ static void G_NORETURN help(void)
            "report bugs.\n"
            "More information on the QEMU project at <https://qemu.org>.\n");
     exit(EXIT_SUCCESS);
+}
+
+/*
+ * getopt_long() as every option loop here uses it: a missing argument, an
+ * unknown option and -h end the program, so the loops see only real
+ * options.
+ */
+static int img_getopt(int argc, char **argv, const char *shortopts,
+                      const struct option *longopts)
+{
+    int c = getopt_long(argc, argv, shortopts, longopts, NULL);
+
+    switch (c) {
+    case ':':
+        error_exit("missing argument for option '%s'", argv[optind - 1]);
+    case '?':
+        error_exit("unrecognized option '%s'", argv[optind - 1]);
+    case 'h':
+        help();
+    }
+    return c;
 }
 
 /* printf unless -q was given. */
@@ -476,15 +487,8 @@ static int img_create(int argc, char **argv)
     int flags = 0;
     int c;
 
-    while ((c = getopt_long(argc, argv, ":F:b:f:ho:qu", long_options,
-                            NULL)) != -1) {
+    while ((c = img_getopt(argc, argv, ":F:b:f:ho:qu", long_options)) != -1) {
         switch (c) {
-        case ':':
-            missing_argument(argv[optind - 1]);
-        case '?':
-            unrecognized_option(argv[optind - 1]);
-        case 'h':
-            help();
         case 'F':
             base_fmt = optarg;
             break;
@@ -628,14 +632,8 @@ static int img_info(int argc, char **argv)
     GPtrArray *list;
     int c;
 
-    while ((c = getopt_long(argc, argv, ":f:hU", long_options, NULL)) != -1) {
+    while ((c = img_getopt(argc, argv, ":f:hU", long_options)) != -1) {
         switch (c) {
-        case ':':
-            missing_argument(argv[optind - 1]);
-        case '?':
-            unrecognized_option(argv[optind - 1]);
-        case 'h':
-            help();
         case 'f':
             fmt = optarg;
             break;
@@ -759,15 +757,8 @@ static int img_check(int argc, char **argv)
     BlockBackend *blk;
     int c, ret;
 
-    while ((c = getopt_long(argc, argv, ":hf:r:T:qU", long_options,
-                            NULL)) != -1) {
+    while ((c = img_getopt(argc, argv, ":hf:r:T:qU", long_options)) != -1) {
         switch (c) {
-        case ':':
-            missing_argument(argv[optind - 1]);
-        case '?':
-            unrecognized_option(argv[optind - 1]);
-        case 'h':
-            help();
         case 'f':
             fmt = optarg;
             break;
@@ -1022,15 +1013,8 @@ static int img_map(int argc, char **argv)
     BlockBackend *blk;
     int c, ret = 0;
 
-    while ((c = getopt_long(argc, argv, ":f:s:l:hU", long_options,
-                            NULL)) != -1) {
+    while ((c = img_getopt(argc, argv, ":f:s:l:hU", long_options)) != -1) {
         switch (c) {
-        case ':':
-            missing_argument(argv[optind - 1]);
-        case '?':
-            unrecognized_option(argv[optind - 1]);
-        case 'h':
-            help();
         case 'f':
             fmt = optarg;
             break;
@@ -1258,15 +1242,9 @@ static int img_bench(int argc, char **argv)
     int flags = 0;
     int c, ret = 0;
 
-    while ((c = getopt_long(argc, argv, ":hc:d:f:ni:o:qs:S:t:wU",
-                            long_options, NULL)) != -1) {
+    while ((c = img_getopt(argc, argv, ":hc:d:f:ni:o:qs:S:t:wU",
+                           long_options)) != -1) {
         switch (c) {
-        case ':':
-            missing_argument(argv[optind - 1]);
-        case '?':
-            unrecognized_option(argv[optind - 1]);
-        case 'h':
-            help();
         case 'c':
             if (!parse_ulong(optarg, INT_MAX, &res)) {
                 error_report("Invalid request count specified");
@@ -1527,15 +1505,8 @@ int main(int argc, char **argv)
         error_exit("Not enough arguments");
     }
 
-    while ((c = getopt_long(argc, argv, "+:hVT:", long_options,
-                            NULL)) != -1) {
+    while ((c = img_getopt(argc, argv, "+:hVT:", long_options)) != -1) {
         switch (c) {
-        case ':':
-            missing_argument(argv[optind - 1]);
-        case '?':
-            unrecognized_option(argv[optind - 1]);
-        case 'h':
-            help();
         case 'V':
             printf(QEMU_IMG_VERSION);
             return 0;
