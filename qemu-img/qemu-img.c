@@ -69,16 +69,6 @@ static void G_NORETURN G_GNUC_PRINTF(1, 2) error_exit(const char *fmt, ...)
     exit(EXIT_FAILURE);
 }
 
-static void G_NORETURN missing_argument(const char *option)
-{
-    error_exit("missing argument for option '%s'", option);
-}
-
-static void G_NORETURN unrecognized_option(const char *option)
-{
-    error_exit("unrecognized option '%s'", option);
-}
-
 static void format_print(void *opaque, const char *name)
 {
     printf(" %s", name);
@@ -225,6 +215,27 @@ static void G_NORETURN help(void)
            "report bugs.\n"
            "More information on the QEMU project at <https://qemu.org>.\n");
     exit(EXIT_SUCCESS);
+}
+
+/*
+ * getopt_long() as every option loop here uses it: a missing argument, an
+ * unknown option and -h end the program, so the loops see only real
+ * options.
+ */
+static int img_getopt(int argc, char **argv, const char *shortopts,
+                      const struct option *longopts)
+{
+    int c = getopt_long(argc, argv, shortopts, longopts, NULL);
+
+    switch (c) {
+    case ':':
+        error_exit("missing argument for option '%s'", argv[optind - 1]);
+    case '?':
+        error_exit("unrecognized option '%s'", argv[optind - 1]);
+    case 'h':
+        help();
+    }
+    return c;
 }
 
 /* printf unless -q was given. */
@@ -384,15 +395,53 @@ static BlockBackend *img_open_file(const char *filename, const char *fmt,
     return img_open_blk(filename, filename, options, flags, writethrough);
 }
 
-/* Open filename (an option list with image_opts); errors are printed. */
-static BlockBackend *img_open(bool image_opts, const char *filename,
-                              const char *fmt, int flags, bool writethrough,
-                              bool force_share)
+/* How info, check, map and bench are told to open their one image. */
+typedef struct ImgSource {
+    const char *fmt;        /* -f: the driver, or NULL to probe */
+    bool image_opts;        /* --image-opts: the name is an option list */
+    bool force_share;       /* -U */
+} ImgSource;
+
+/* -f, -U, --object or --image-opts, which those subcommands share. */
+static void parse_source_opt(int c, ImgSource *src)
 {
+    switch (c) {
+    case 'f':
+        src->fmt = optarg;
+        break;
+    case 'U':
+        src->force_share = true;
+        break;
+    case OPTION_OBJECT:
+        user_creatable_process_cmdline(optarg);
+        break;
+    case OPTION_IMAGE_OPTS:
+        src->image_opts = true;
+        break;
+    default:
+        g_assert_not_reached();
+    }
+}
+
+/* The image file name, which must be the last and only argument left. */
+static const char *img_filename(int argc, char **argv)
+{
+    if (optind != argc - 1) {
+        error_exit("Expecting one image file name");
+    }
+    return argv[optind];
+}
+
+/* Open filename as src says; errors are printed. */
+static BlockBackend *img_open(const ImgSource *src, const char *filename,
+                              int flags, bool writethrough)
+{
+    const char *fmt = src->fmt;
+    bool force_share = src->force_share;
     BlockBackend *blk;
     QemuOpts *opts;
 
-    if (!image_opts) {
+    if (!src->image_opts) {
         return img_open_file(filename, fmt, flags, writethrough, force_share);
     }
     if (fmt) {
@@ -476,15 +525,8 @@ static int img_create(int argc, char **argv)
     int flags = 0;
     int c;
 
-    while ((c = getopt_long(argc, argv, ":F:b:f:ho:qu", long_options,
-                            NULL)) != -1) {
+    while ((c = img_getopt(argc, argv, ":F:b:f:ho:qu", long_options)) != -1) {
         switch (c) {
-        case ':':
-            missing_argument(argv[optind - 1]);
-        case '?':
-            unrecognized_option(argv[optind - 1]);
-        case 'h':
-            help();
         case 'F':
             base_fmt = optarg;
             break;
@@ -549,11 +591,10 @@ static int img_create(int argc, char **argv)
  * the names and formats their overlays record.  NULL after printing an
  * error.
  */
-static GPtrArray *collect_image_info_list(bool image_opts,
-                                          const char *filename,
-                                          const char *fmt, bool chain,
-                                          bool force_share)
+static GPtrArray *collect_image_info_list(const ImgSource *top,
+                                          const char *filename, bool chain)
 {
+    ImgSource src = *top;
     g_autoptr(GPtrArray) list =
         g_ptr_array_new_with_free_func((GDestroyNotify)qapi_free_ImageInfo);
     g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash,
@@ -572,8 +613,8 @@ static GPtrArray *collect_image_info_list(bool image_opts,
         }
         g_hash_table_add(seen, g_strdup(filename));
 
-        blk = img_open(image_opts, filename, fmt,
-                       BDRV_O_NO_BACKING | BDRV_O_NO_IO, false, force_share);
+        blk = img_open(&src, filename, BDRV_O_NO_BACKING | BDRV_O_NO_IO,
+                       false);
         if (!blk) {
             return NULL;
         }
@@ -585,8 +626,8 @@ static GPtrArray *collect_image_info_list(bool image_opts,
         }
         g_ptr_array_add(list, info);
 
-        filename = fmt = NULL;
-        image_opts = false;
+        filename = src.fmt = NULL;
+        src.image_opts = false;
         if (chain) {
             if (info->full_backing_filename) {
                 filename = info->full_backing_filename;
@@ -596,7 +637,7 @@ static GPtrArray *collect_image_info_list(bool image_opts,
                              info->backing_filename);
                 return NULL;
             }
-            fmt = info->backing_filename_format;
+            src.fmt = info->backing_filename_format;
         }
     }
     return g_steal_pointer(&list);
@@ -623,50 +664,32 @@ static int img_info(int argc, char **argv)
         {0, 0, 0, 0}
     };
     OutputFormat output_format;
-    const char *fmt = NULL, *output = NULL, *filename;
-    bool chain = false, image_opts = false, force_share = false;
+    const char *output = NULL, *filename;
+    ImgSource src = { 0 };
+    bool chain = false;
     GPtrArray *list;
     int c;
 
-    while ((c = getopt_long(argc, argv, ":f:hU", long_options, NULL)) != -1) {
+    while ((c = img_getopt(argc, argv, ":f:hU", long_options)) != -1) {
         switch (c) {
-        case ':':
-            missing_argument(argv[optind - 1]);
-        case '?':
-            unrecognized_option(argv[optind - 1]);
-        case 'h':
-            help();
-        case 'f':
-            fmt = optarg;
-            break;
-        case 'U':
-            force_share = true;
-            break;
         case OPTION_OUTPUT:
             output = optarg;
             break;
         case OPTION_BACKING_CHAIN:
             chain = true;
             break;
-        case OPTION_OBJECT:
-            user_creatable_process_cmdline(optarg);
-            break;
-        case OPTION_IMAGE_OPTS:
-            image_opts = true;
+        default:
+            parse_source_opt(c, &src);
             break;
         }
     }
-    if (optind != argc - 1) {
-        error_exit("Expecting one image file name");
-    }
-    filename = argv[optind];
+    filename = img_filename(argc, argv);
 
     if (parse_output_format(output, &output_format) < 0) {
         return 1;
     }
 
-    list = collect_image_info_list(image_opts, filename, fmt, chain,
-                                   force_share);
+    list = collect_image_info_list(&src, filename, chain);
     if (!list) {
         return 1;
     }
@@ -749,28 +772,18 @@ static int img_check(int argc, char **argv)
         {0, 0, 0, 0}
     };
     OutputFormat output_format;
-    const char *fmt = NULL, *output = NULL, *filename;
+    const char *output = NULL, *filename;
     const char *cache = BDRV_DEFAULT_CACHE;
-    bool quiet = false, image_opts = false, force_share = false;
-    bool writethrough;
+    ImgSource src = { 0 };
+    bool quiet = false, writethrough;
     ImageCheck check = { 0 };
     BdrvCheckMode fix = 0;
     int flags = BDRV_O_CHECK;
     BlockBackend *blk;
     int c, ret;
 
-    while ((c = getopt_long(argc, argv, ":hf:r:T:qU", long_options,
-                            NULL)) != -1) {
+    while ((c = img_getopt(argc, argv, ":hf:r:T:qU", long_options)) != -1) {
         switch (c) {
-        case ':':
-            missing_argument(argv[optind - 1]);
-        case '?':
-            unrecognized_option(argv[optind - 1]);
-        case 'h':
-            help();
-        case 'f':
-            fmt = optarg;
-            break;
         case 'r':
             flags |= BDRV_O_RDWR;
             if (!strcmp(optarg, "leaks")) {
@@ -791,21 +804,12 @@ static int img_check(int argc, char **argv)
         case 'q':
             quiet = true;
             break;
-        case 'U':
-            force_share = true;
-            break;
-        case OPTION_OBJECT:
-            user_creatable_process_cmdline(optarg);
-            break;
-        case OPTION_IMAGE_OPTS:
-            image_opts = true;
+        default:
+            parse_source_opt(c, &src);
             break;
         }
     }
-    if (optind != argc - 1) {
-        error_exit("Expecting one image file name");
-    }
-    filename = argv[optind];
+    filename = img_filename(argc, argv);
 
     if (parse_output_format(output, &output_format) < 0) {
         return 1;
@@ -815,8 +819,7 @@ static int img_check(int argc, char **argv)
         return 1;
     }
 
-    blk = img_open(image_opts, filename, fmt, flags, writethrough,
-                   force_share);
+    blk = img_open(&src, filename, flags, writethrough);
     if (!blk) {
         return 1;
     }
@@ -1015,28 +1018,15 @@ static int img_map(int argc, char **argv)
         {0, 0, 0, 0}
     };
     OutputFormat output_format;
-    const char *fmt = NULL, *output = NULL, *filename;
-    bool image_opts = false, force_share = false;
+    const char *output = NULL, *filename;
+    ImgSource src = { 0 };
     int64_t start_offset = 0, max_length = -1, length;
     MapEntry curr = { .length = 0 }, next;
     BlockBackend *blk;
     int c, ret = 0;
 
-    while ((c = getopt_long(argc, argv, ":f:s:l:hU", long_options,
-                            NULL)) != -1) {
+    while ((c = img_getopt(argc, argv, ":f:s:l:hU", long_options)) != -1) {
         switch (c) {
-        case ':':
-            missing_argument(argv[optind - 1]);
-        case '?':
-            unrecognized_option(argv[optind - 1]);
-        case 'h':
-            help();
-        case 'f':
-            fmt = optarg;
-            break;
-        case 'U':
-            force_share = true;
-            break;
         case OPTION_OUTPUT:
             output = optarg;
             break;
@@ -1052,24 +1042,18 @@ static int img_map(int argc, char **argv)
                 return 1;
             }
             break;
-        case OPTION_OBJECT:
-            user_creatable_process_cmdline(optarg);
-            break;
-        case OPTION_IMAGE_OPTS:
-            image_opts = true;
+        default:
+            parse_source_opt(c, &src);
             break;
         }
     }
-    if (optind != argc - 1) {
-        error_exit("Expecting one image file name");
-    }
-    filename = argv[optind];
+    filename = img_filename(argc, argv);
 
     if (parse_output_format(output, &output_format) < 0) {
         return 1;
     }
 
-    blk = img_open(image_opts, filename, fmt, 0, false, force_share);
+    blk = img_open(&src, filename, 0, false);
     if (!blk) {
         return 1;
     }
@@ -1245,9 +1229,9 @@ static int img_bench(int argc, char **argv)
         {"force-share", no_argument, 0, 'U'},
         {0, 0, 0, 0}
     };
-    const char *fmt = NULL, *filename;
-    bool image_opts = false, is_write = false, force_share = false;
-    bool drain_on_flush = true, writethrough = false;
+    const char *filename;
+    ImgSource src = { 0 };
+    bool is_write = false, drain_on_flush = true, writethrough = false;
     int count = 75000, depth = 64, pattern = 0, flush_interval = 0;
     int64_t offset = 0, image_size;
     size_t bufsize = 4096, step = 0;
@@ -1258,15 +1242,9 @@ static int img_bench(int argc, char **argv)
     int flags = 0;
     int c, ret = 0;
 
-    while ((c = getopt_long(argc, argv, ":hc:d:f:ni:o:qs:S:t:wU",
-                            long_options, NULL)) != -1) {
+    while ((c = img_getopt(argc, argv, ":hc:d:f:ni:o:qs:S:t:wU",
+                           long_options)) != -1) {
         switch (c) {
-        case ':':
-            missing_argument(argv[optind - 1]);
-        case '?':
-            unrecognized_option(argv[optind - 1]);
-        case 'h':
-            help();
         case 'c':
             if (!parse_ulong(optarg, INT_MAX, &res)) {
                 error_report("Invalid request count specified");
@@ -1281,9 +1259,6 @@ static int img_bench(int argc, char **argv)
                 return 1;
             }
             depth = res;
-            break;
-        case 'f':
-            fmt = optarg;
             break;
         case 'n':
             flags |= BDRV_O_NATIVE_AIO;
@@ -1331,9 +1306,6 @@ static int img_bench(int argc, char **argv)
             flags |= BDRV_O_RDWR;
             is_write = true;
             break;
-        case 'U':
-            force_share = true;
-            break;
         case OPTION_PATTERN:
             if (!parse_ulong(optarg, 0xff, &res)) {
                 error_report("Invalid pattern byte specified");
@@ -1351,15 +1323,12 @@ static int img_bench(int argc, char **argv)
         case OPTION_NO_DRAIN:
             drain_on_flush = false;
             break;
-        case OPTION_IMAGE_OPTS:
-            image_opts = true;
+        default:
+            parse_source_opt(c, &src);
             break;
         }
     }
-    if (optind != argc - 1) {
-        error_exit("Expecting one image file name");
-    }
-    filename = argv[argc - 1];
+    filename = img_filename(argc, argv);
 
     if (!is_write && flush_interval) {
         error_report("--flush-interval is only available in write tests");
@@ -1370,8 +1339,7 @@ static int img_bench(int argc, char **argv)
         return 1;
     }
 
-    blk = img_open(image_opts, filename, fmt, flags, writethrough,
-                   force_share);
+    blk = img_open(&src, filename, flags, writethrough);
     if (!blk) {
         return 1;
     }
@@ -1527,15 +1495,8 @@ int main(int argc, char **argv)
         error_exit("Not enough arguments");
     }
 
-    while ((c = getopt_long(argc, argv, "+:hVT:", long_options,
-                            NULL)) != -1) {
+    while ((c = img_getopt(argc, argv, "+:hVT:", long_options)) != -1) {
         switch (c) {
-        case ':':
-            missing_argument(argv[optind - 1]);
-        case '?':
-            unrecognized_option(argv[optind - 1]);
-        case 'h':
-            help();
         case 'V':
             printf(QEMU_IMG_VERSION);
             return 0;

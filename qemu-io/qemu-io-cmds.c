@@ -346,25 +346,66 @@ static void timestr(struct timespec tv, char *str, size_t size, bool fixed)
     }
 }
 
-/* The statistics of a finished request (-C: one parsable line). */
-static void print_report(const char *op, struct timespec t, int64_t offset,
-                         int64_t count, int64_t total, int cnt, bool Cflag)
+/* Options most I/O commands share. */
+typedef struct IoFlags {
+    bool Cflag;     /* -C: statistics as one parsable line */
+    bool qflag;     /* -q: neither statistics nor dump */
+    bool vflag;     /* -v: hex dump of the data read */
+    bool Pflag;     /* -P given */
+    int pattern;    /* the -P byte: expected by reads, written by writes */
+} IoFlags;
+
+/* -C, -P, -q or -v into f; -EINVAL (with a message) for a bad -P byte. */
+static int parse_io_flag(int c, IoFlags *f)
+{
+    switch (c) {
+    case 'C':
+        f->Cflag = true;
+        break;
+    case 'P':
+        f->Pflag = true;
+        f->pattern = parse_pattern(optarg);
+        if (f->pattern < 0) {
+            return -EINVAL;
+        }
+        break;
+    case 'q':
+        f->qflag = true;
+        break;
+    case 'v':
+        f->vflag = true;
+        break;
+    default:
+        g_assert_not_reached();
+    }
+    return 0;
+}
+
+/*
+ * The statistics of one finished request of count bytes, unless -q
+ * (-C: one parsable line).
+ */
+static void print_report(const char *op, const IoFlags *f, struct timespec t,
+                         int64_t offset, int64_t count)
 {
     char ts[64], s1[64], s2[64];
 
-    timestr(t, ts, sizeof(ts), Cflag);
-    if (Cflag) {
-        /* bytes,ops,time,bytes/sec,ops/sec */
-        printf("%" PRId64 ",%d,%s,%.3f,%.3f\n", total, cnt, ts,
-               tdiv(total, t), tdiv(cnt, t));
+    if (f->qflag) {
         return;
     }
-    cvtstr(total, s1, sizeof(s1));
-    cvtstr(tdiv(total, t), s2, sizeof(s2));
+    timestr(t, ts, sizeof(ts), f->Cflag);
+    if (f->Cflag) {
+        /* bytes,ops,time,bytes/sec,ops/sec */
+        printf("%" PRId64 ",1,%s,%.3f,%.3f\n", count, ts, tdiv(count, t),
+               tdiv(1, t));
+        return;
+    }
+    cvtstr(count, s1, sizeof(s1));
+    cvtstr(tdiv(count, t), s2, sizeof(s2));
     printf("%s %" PRId64 "/%" PRId64 " bytes at offset %" PRId64 "\n",
-           op, total, count, offset);
-    printf("%s, %d ops; %s (%s/sec and %.4f ops/sec)\n",
-           s1, cnt, ts, s2, tdiv(cnt, t));
+           op, count, count, offset);
+    printf("%s, 1 ops; %s (%s/sec and %.4f ops/sec)\n", s1, ts, s2,
+           tdiv(1, t));
 }
 
 /* Rows of 16 bytes: offset, hex bytes, then letters/digits or '.'. */
@@ -455,18 +496,26 @@ fail:
 }
 
 /*
- * One buffer holding every length in argv (each and their sum at most
- * BDRV_REQUEST_MAX_BYTES), filled with pattern, with qiov describing one
- * element per length.  NULL, with a message, on a bad length.
+ * The "off len [len..]" of the vectored commands, argc (at least 2) words
+ * at argv: *offset, and one buffer holding every length (each and their
+ * sum at most BDRV_REQUEST_MAX_BYTES), filled with pattern, with qiov
+ * describing one element per length.  NULL, with a message, on a bad
+ * number.
  */
-static void *create_iovec(BlockBackend *blk, QEMUIOVector *qiov,
-                          char **argv, int nr_iov, int pattern)
+static void *parse_vectored(BlockBackend *blk, char **argv, int argc,
+                            int64_t *offset, QEMUIOVector *qiov, int pattern)
 {
+    int nr_iov = argc - 1;
     g_autofree size_t *sizes = g_new0(size_t, nr_iov);
     size_t count = 0;
     uint8_t *buf, *p;
     int i;
 
+    *offset = cvtnum_arg(argv[0]);
+    if (*offset < 0) {
+        return NULL;
+    }
+    argv++;
     for (i = 0; i < nr_iov; i++) {
         int64_t len = cvtnum_arg(argv[i]);
 
@@ -503,6 +552,29 @@ static bool buffer_has_pattern(const uint8_t *buf, int pattern, size_t len)
     return !len || (buf[0] == pattern && !memcmp(buf, buf + 1, len - 1));
 }
 
+/*
+ * What read, readv and aio_read print for the count bytes read into buf:
+ * a -P mismatch in the len bytes from buf + skip, then unless -q the -v
+ * dump and the statistics.  -EINVAL on a mismatch, which still shows them.
+ */
+static int report_read(const IoFlags *f, const uint8_t *buf, int64_t offset,
+                       int64_t count, int64_t skip, int64_t len,
+                       struct timespec t)
+{
+    int ret = 0;
+
+    if (f->Pflag && !buffer_has_pattern(buf + skip, f->pattern, len)) {
+        printf("Pattern verification failed at offset %" PRId64 ", %"
+               PRId64 " bytes\n", offset + skip, len);
+        ret = -EINVAL;
+    }
+    if (!f->qflag && f->vflag) {
+        dump_buffer(buf, offset, count);
+    }
+    print_report("read", f, t, offset, count);
+    return ret;
+}
+
 /* For -b and -c: both numbers must be multiples of 512. */
 static bool check_sector_aligned(int64_t offset, int64_t count)
 {
@@ -525,12 +597,11 @@ static const cmdinfo_t read_cmd;
 
 static int read_f(BlockBackend *blk, int argc, char **argv)
 {
-    bool Cflag = false, qflag = false, vflag = false;
-    bool Pflag = false, sflag = false, lflag = false, bflag = false;
+    bool sflag = false, lflag = false, bflag = false;
     int64_t pattern_offset = 0, pattern_count = 0;
+    IoFlags f = { 0 };
     struct timespec t1, t2;
     int64_t offset, count;
-    int pattern = 0;
     uint8_t *buf;
     int c, ret;
 
@@ -540,7 +611,12 @@ static int read_f(BlockBackend *blk, int argc, char **argv)
             bflag = true;
             break;
         case 'C':
-            Cflag = true;
+        case 'P':
+        case 'q':
+        case 'v':
+            if (parse_io_flag(c, &f) < 0) {
+                return -EINVAL;
+            }
             break;
         case 'l':
             lflag = true;
@@ -552,25 +628,12 @@ static int read_f(BlockBackend *blk, int argc, char **argv)
         case 'p':
             /* accepted for compatibility; does nothing */
             break;
-        case 'P':
-            Pflag = true;
-            pattern = parse_pattern(optarg);
-            if (pattern < 0) {
-                return -EINVAL;
-            }
-            break;
-        case 'q':
-            qflag = true;
-            break;
         case 's':
             sflag = true;
             pattern_offset = cvtnum_arg(optarg);
             if (pattern_offset < 0) {
                 return pattern_offset;
             }
-            break;
-        case 'v':
-            vflag = true;
             break;
         default:
             qemuio_command_usage(&read_cmd);
@@ -588,7 +651,7 @@ static int read_f(BlockBackend *blk, int argc, char **argv)
         return ret;
     }
 
-    if (!Pflag && (lflag || sflag)) {
+    if (!f.Pflag && (lflag || sflag)) {
         qemuio_command_usage(&read_cmd);
         return -EINVAL;
     }
@@ -613,24 +676,10 @@ static int read_f(BlockBackend *blk, int argc, char **argv)
     t2 = clock_now();
     if (ret < 0) {
         printf("read failed: %s\n", strerror(-ret));
-        goto out;
+    } else {
+        ret = report_read(&f, buf, offset, count, pattern_offset,
+                          pattern_count, tsub(t2, t1));
     }
-    ret = 0;
-
-    if (Pflag && !buffer_has_pattern(buf + pattern_offset, pattern,
-                                     pattern_count)) {
-        printf("Pattern verification failed at offset %" PRId64 ", %"
-               PRId64 " bytes\n", offset + pattern_offset, pattern_count);
-        ret = -EINVAL;
-    }
-    if (!qflag) {
-        if (vflag) {
-            dump_buffer(buf, offset, count);
-        }
-        print_report("read", tsub(t2, t1), offset, count, count, 1, Cflag);
-    }
-
-out:
     qemu_io_free(buf);
     return ret;
 }
@@ -669,34 +718,19 @@ static const cmdinfo_t readv_cmd;
 
 static int readv_f(BlockBackend *blk, int argc, char **argv)
 {
-    bool Cflag = false, qflag = false, vflag = false, Pflag = false;
+    IoFlags f = { 0 };
     struct timespec t1, t2;
     QEMUIOVector qiov;
-    int pattern = 0;
     int64_t offset;
     uint8_t *buf;
     int c, ret;
 
     while ((c = getopt(argc, argv, "CP:qv")) != -1) {
-        switch (c) {
-        case 'C':
-            Cflag = true;
-            break;
-        case 'P':
-            Pflag = true;
-            pattern = parse_pattern(optarg);
-            if (pattern < 0) {
-                return -EINVAL;
-            }
-            break;
-        case 'q':
-            qflag = true;
-            break;
-        case 'v':
-            vflag = true;
-            break;
-        default:
+        if (c == '?') {
             qemuio_command_usage(&readv_cmd);
+            return -EINVAL;
+        }
+        if (parse_io_flag(c, &f) < 0) {
             return -EINVAL;
         }
     }
@@ -706,13 +740,8 @@ static int readv_f(BlockBackend *blk, int argc, char **argv)
         return -EINVAL;
     }
 
-    offset = cvtnum_arg(argv[optind]);
-    if (offset < 0) {
-        return offset;
-    }
-    optind++;
-
-    buf = create_iovec(blk, &qiov, &argv[optind], argc - optind, 0xab);
+    buf = parse_vectored(blk, &argv[optind], argc - optind, &offset, &qiov,
+                         0xab);
     if (!buf) {
         return -EINVAL;
     }
@@ -722,24 +751,10 @@ static int readv_f(BlockBackend *blk, int argc, char **argv)
     t2 = clock_now();
     if (ret < 0) {
         printf("readv failed: %s\n", strerror(-ret));
-        goto out;
+    } else {
+        ret = report_read(&f, buf, offset, qiov.size, 0, qiov.size,
+                          tsub(t2, t1));
     }
-    ret = 0;
-
-    if (Pflag && !buffer_has_pattern(buf, pattern, qiov.size)) {
-        printf("Pattern verification failed at offset %" PRId64 ", %zu "
-               "bytes\n", offset, qiov.size);
-        ret = -EINVAL;
-    }
-    if (!qflag) {
-        if (vflag) {
-            dump_buffer(buf, offset, qiov.size);
-        }
-        print_report("read", tsub(t2, t1), offset, qiov.size, qiov.size, 1,
-                     Cflag);
-    }
-
-out:
     qemu_iovec_destroy(&qiov);
     qemu_io_free(buf);
     return ret;
@@ -776,13 +791,12 @@ static const cmdinfo_t write_cmd;
 
 static int write_f(BlockBackend *blk, int argc, char **argv)
 {
-    bool Cflag = false, qflag = false, bflag = false;
-    bool Pflag = false, zflag = false, cflag = false, sflag = false;
+    bool bflag = false, zflag = false, cflag = false, sflag = false;
+    IoFlags f = { .pattern = 0xcd };
     BdrvRequestFlags flags = 0;
     const char *file_name = NULL;
     struct timespec t1, t2;
     int64_t offset, count;
-    int pattern = 0xcd;
     uint8_t *buf = NULL;
     int c, ret;
 
@@ -795,7 +809,11 @@ static int write_f(BlockBackend *blk, int argc, char **argv)
             cflag = true;
             break;
         case 'C':
-            Cflag = true;
+        case 'P':
+        case 'q':
+            if (parse_io_flag(c, &f) < 0) {
+                return -EINVAL;
+            }
             break;
         case 'f':
             flags |= BDRV_REQ_FUA;
@@ -805,16 +823,6 @@ static int write_f(BlockBackend *blk, int argc, char **argv)
             break;
         case 'p':
             /* accepted for compatibility; does nothing */
-            break;
-        case 'P':
-            Pflag = true;
-            pattern = parse_pattern(optarg);
-            if (pattern < 0) {
-                return -EINVAL;
-            }
-            break;
-        case 'q':
-            qflag = true;
             break;
         case 's':
             sflag = true;
@@ -852,7 +860,7 @@ static int write_f(BlockBackend *blk, int argc, char **argv)
         printf("-u requires -z to be specified\n");
         return -EINVAL;
     }
-    if (zflag + Pflag + sflag > 1) {
+    if (zflag + f.Pflag + sflag > 1) {
         printf("Only one of -z, -P, and -s "
                "can be specified at the same time\n");
         return -EINVAL;
@@ -873,7 +881,7 @@ static int write_f(BlockBackend *blk, int argc, char **argv)
             return -EINVAL;
         }
     } else if (!zflag) {
-        buf = qemu_io_alloc(blk, count, pattern);
+        buf = qemu_io_alloc(blk, count, f.pattern);
     }
 
     t1 = clock_now();
@@ -889,15 +897,10 @@ static int write_f(BlockBackend *blk, int argc, char **argv)
     t2 = clock_now();
     if (ret < 0) {
         printf("write failed: %s\n", strerror(-ret));
-        goto out;
+    } else {
+        print_report("wrote", &f, tsub(t2, t1), offset, count);
+        ret = 0;
     }
-    ret = 0;
-
-    if (!qflag) {
-        print_report("wrote", tsub(t2, t1), offset, count, count, 1, Cflag);
-    }
-
-out:
     qemu_io_free(buf);
     return ret;
 }
@@ -940,11 +943,10 @@ static const cmdinfo_t writev_cmd;
 
 static int writev_f(BlockBackend *blk, int argc, char **argv)
 {
-    bool Cflag = false, qflag = false;
+    IoFlags f = { .pattern = 0xcd };
     BdrvRequestFlags flags = 0;
     struct timespec t1, t2;
     QEMUIOVector qiov;
-    int pattern = 0xcd;
     int64_t offset;
     uint8_t *buf;
     int c, ret;
@@ -952,19 +954,14 @@ static int writev_f(BlockBackend *blk, int argc, char **argv)
     while ((c = getopt(argc, argv, "CfqP:")) != -1) {
         switch (c) {
         case 'C':
-            Cflag = true;
+        case 'P':
+        case 'q':
+            if (parse_io_flag(c, &f) < 0) {
+                return -EINVAL;
+            }
             break;
         case 'f':
             flags |= BDRV_REQ_FUA;
-            break;
-        case 'q':
-            qflag = true;
-            break;
-        case 'P':
-            pattern = parse_pattern(optarg);
-            if (pattern < 0) {
-                return -EINVAL;
-            }
             break;
         default:
             qemuio_command_usage(&writev_cmd);
@@ -977,13 +974,8 @@ static int writev_f(BlockBackend *blk, int argc, char **argv)
         return -EINVAL;
     }
 
-    offset = cvtnum_arg(argv[optind]);
-    if (offset < 0) {
-        return offset;
-    }
-    optind++;
-
-    buf = create_iovec(blk, &qiov, &argv[optind], argc - optind, pattern);
+    buf = parse_vectored(blk, &argv[optind], argc - optind, &offset, &qiov,
+                         f.pattern);
     if (!buf) {
         return -EINVAL;
     }
@@ -993,16 +985,10 @@ static int writev_f(BlockBackend *blk, int argc, char **argv)
     t2 = clock_now();
     if (ret < 0) {
         printf("writev failed: %s\n", strerror(-ret));
-        goto out;
+    } else {
+        print_report("wrote", &f, tsub(t2, t1), offset, qiov.size);
+        ret = 0;
     }
-    ret = 0;
-
-    if (!qflag) {
-        print_report("wrote", tsub(t2, t1), offset, qiov.size, qiov.size, 1,
-                     Cflag);
-    }
-
-out:
     qemu_iovec_destroy(&qiov);
     qemu_io_free(buf);
     return ret;
@@ -1041,8 +1027,7 @@ typedef struct AioRequest {
     uint8_t *buf;
     int64_t offset;
     int64_t bytes;
-    bool qflag, vflag, Cflag, Pflag;
-    int pattern;
+    IoFlags f;
     struct timespec t1;
 } AioRequest;
 
@@ -1066,21 +1051,10 @@ static void aio_read_done(void *opaque, int ret)
 
     if (ret < 0) {
         printf("readv failed: %s\n", strerror(-ret));
-        goto out;
+    } else {
+        report_read(&req->f, req->buf, req->offset, req->bytes, 0,
+                    req->bytes, tsub(t2, req->t1));
     }
-    if (req->Pflag && !buffer_has_pattern(req->buf, req->pattern,
-                                          req->bytes)) {
-        printf("Pattern verification failed at offset %" PRId64 ", %"
-               PRId64 " bytes\n", req->offset, req->bytes);
-    }
-    if (!req->qflag) {
-        if (req->vflag) {
-            dump_buffer(req->buf, req->offset, req->bytes);
-        }
-        print_report("read", tsub(t2, req->t1), req->offset, req->bytes,
-                     req->bytes, 1, req->Cflag);
-    }
-out:
     aio_request_free(req);
 }
 
@@ -1091,9 +1065,9 @@ static void aio_write_done(void *opaque, int ret)
 
     if (ret < 0) {
         printf("aio_write failed: %s\n", strerror(-ret));
-    } else if (!req->qflag) {
-        print_report("wrote", tsub(t2, req->t1), req->offset, req->bytes,
-                     req->bytes, 1, req->Cflag);
+    } else {
+        print_report("wrote", &req->f, tsub(t2, req->t1), req->offset,
+                     req->bytes);
     }
     aio_request_free(req);
 }
@@ -1109,12 +1083,10 @@ static int aio_read_f(BlockBackend *blk, int argc, char **argv)
     while ((c = getopt(argc, argv, "CP:iqv")) != -1) {
         switch (c) {
         case 'C':
-            req->Cflag = true;
-            break;
         case 'P':
-            req->Pflag = true;
-            req->pattern = parse_pattern(optarg);
-            if (req->pattern < 0) {
+        case 'q':
+        case 'v':
+            if (parse_io_flag(c, &req->f) < 0) {
                 return -EINVAL;
             }
             break;
@@ -1122,12 +1094,6 @@ static int aio_read_f(BlockBackend *blk, int argc, char **argv)
             /* only exercises I/O accounting, which qblock does not keep */
             printf("injecting invalid read request\n");
             return 0;
-        case 'q':
-            req->qflag = true;
-            break;
-        case 'v':
-            req->vflag = true;
-            break;
         default:
             qemuio_command_usage(&aio_read_cmd);
             return -EINVAL;
@@ -1139,14 +1105,8 @@ static int aio_read_f(BlockBackend *blk, int argc, char **argv)
         return -EINVAL;
     }
 
-    req->offset = cvtnum_arg(argv[optind]);
-    if (req->offset < 0) {
-        return req->offset;
-    }
-    optind++;
-
-    req->buf = create_iovec(blk, &req->qiov, &argv[optind], argc - optind,
-                            0xab);
+    req->buf = parse_vectored(blk, &argv[optind], argc - optind, &req->offset,
+                              &req->qiov, 0xab);
     if (!req->buf) {
         return -EINVAL;
     }
@@ -1196,32 +1156,23 @@ static int aio_write_f(BlockBackend *blk, int argc, char **argv)
     AioRequest *submitted;
     BdrvRequestFlags flags = 0;
     bool zflag = false;
-    int pattern = 0xcd;
     int c;
 
+    req->f.pattern = 0xcd;
     while ((c = getopt(argc, argv, "CfiqP:uz")) != -1) {
         switch (c) {
         case 'C':
-            req->Cflag = true;
+        case 'P':
+        case 'q':
+            if (parse_io_flag(c, &req->f) < 0) {
+                return -EINVAL;
+            }
             break;
         case 'f':
             flags |= BDRV_REQ_FUA;
             break;
-        case 'q':
-            req->qflag = true;
-            break;
         case 'u':
             flags |= BDRV_REQ_MAY_UNMAP;
-            break;
-        case 'P':
-            /*
-             * QEMU 7.2 never rejects -P together with -z (its check looks
-             * at a flag -P does not set); scripts may rely on that.
-             */
-            pattern = parse_pattern(optarg);
-            if (pattern < 0) {
-                return -EINVAL;
-            }
             break;
         case 'i':
             printf("injecting invalid write request\n");
@@ -1248,14 +1199,16 @@ static int aio_write_f(BlockBackend *blk, int argc, char **argv)
         return -EINVAL;
     }
 
-    req->offset = cvtnum_arg(argv[optind]);
-    if (req->offset < 0) {
-        return req->offset;
-    }
-    optind++;
-
+    /*
+     * QEMU 7.2 never rejects -P together with -z (its check looks at a
+     * flag -P does not set); scripts may rely on that.
+     */
     if (zflag) {
-        req->bytes = cvtnum_arg(argv[optind]);
+        req->offset = cvtnum_arg(argv[optind]);
+        if (req->offset < 0) {
+            return req->offset;
+        }
+        req->bytes = cvtnum_arg(argv[optind + 1]);
         if (req->bytes < 0) {
             return req->bytes;
         }
@@ -1266,8 +1219,8 @@ static int aio_write_f(BlockBackend *blk, int argc, char **argv)
         return 0;
     }
 
-    req->buf = create_iovec(blk, &req->qiov, &argv[optind], argc - optind,
-                            pattern);
+    req->buf = parse_vectored(blk, &argv[optind], argc - optind, &req->offset,
+                              &req->qiov, req->f.pattern);
     if (!req->buf) {
         return -EINVAL;
     }
@@ -1470,23 +1423,17 @@ static const cmdinfo_t discard_cmd;
 
 static int discard_f(BlockBackend *blk, int argc, char **argv)
 {
-    bool Cflag = false, qflag = false;
+    IoFlags f = { 0 };
     struct timespec t1, t2;
     int64_t offset, bytes;
     int c, ret;
 
     while ((c = getopt(argc, argv, "Cq")) != -1) {
-        switch (c) {
-        case 'C':
-            Cflag = true;
-            break;
-        case 'q':
-            qflag = true;
-            break;
-        default:
+        if (c == '?') {
             qemuio_command_usage(&discard_cmd);
             return -EINVAL;
         }
+        parse_io_flag(c, &f);
     }
 
     if (optind != argc - 2) {
@@ -1506,10 +1453,7 @@ static int discard_f(BlockBackend *blk, int argc, char **argv)
         printf("discard failed: %s\n", strerror(-ret));
         return ret;
     }
-    if (!qflag) {
-        print_report("discard", tsub(t2, t1), offset, bytes, bytes, 1,
-                     Cflag);
-    }
+    print_report("discard", &f, tsub(t2, t1), offset, bytes);
     return 0;
 }
 
