@@ -271,7 +271,8 @@ static bool object_add(QDict *args, bool help, bool *helped, Error **errp)
     if (!type) {
         return false;
     }
-    if (is_help_option(type)) {
+    /* QEMU lists the types for help on a type it does not know, too. */
+    if (is_help_option(type) || (help && strcmp(type, "secret"))) {
         print_help(true);
         *helped = true;
         return true;
