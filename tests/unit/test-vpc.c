@@ -16,8 +16,8 @@
 #include "qemu/option.h"
 #include "block/block_int.h"
 #include "block/block-backend.h"
+#include "test-helpers.h"
 
-#define TEST_DIR_ENV "QBLOCK_TEST_VPC_DIR"
 #define MiB (1024 * 1024)
 
 static const char *tmp_dir;
@@ -926,22 +926,6 @@ static void test_corpus(void)
     g_assert_cmpint(n, >, 0);
 }
 
-static void remove_tree(const char *dir)
-{
-    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-    const char *name;
-
-    if (!d) {
-        return;
-    }
-    while ((name = g_dir_read_name(d))) {
-        g_autofree char *p = g_build_filename(dir, name, NULL);
-
-        unlink(p);
-    }
-    rmdir(dir);
-}
-
 int main(int argc, char **argv)
 {
     g_autofree char *dir = NULL;
@@ -951,8 +935,7 @@ int main(int argc, char **argv)
     qemu_init_main_loop(&error_abort);
     bdrv_init();
 
-    dir = g_dir_make_tmp("test-vpc-XXXXXX", NULL);
-    g_assert_nonnull(dir);
+    dir = test_tmp_dir("QBLOCK_TEST_VPC_DIR", "test-vpc-XXXXXX");
     tmp_dir = dir;
 
     g_test_add_func("/vpc/geometry", test_geometry);
@@ -975,6 +958,6 @@ int main(int argc, char **argv)
 
     ret = g_test_run();
     bdrv_close_all();
-    remove_tree(dir);
+    test_remove_tree(dir);
     return ret;
 }
