@@ -1083,8 +1083,8 @@ int main(int argc, char **argv)
     bdrv_register(&drv_probe_tie_b);
     bdrv_register(&drv_testcow);
 
-    tmp_dir = g_dir_make_tmp("test-block-open-XXXXXX", NULL);
-    g_assert_nonnull(tmp_dir);
+    tmp_dir = test_tmp_dir("QBLOCK_TEST_BLOCK_OPEN_DIR",
+                           "test-block-open-XXXXXX");
 
     g_test_add_func("/block-open/probe", test_probe);
     g_test_add_func("/block-open/json", test_json);
@@ -1106,7 +1106,7 @@ int main(int argc, char **argv)
     g_test_add_func("/block-open/qapi-enums", test_qapi_enums);
 
     ret = g_test_run();
-    rmdir(tmp_dir);
+    test_remove_tree(tmp_dir);
     g_free(tmp_dir);
     return ret;
 }

@@ -920,15 +920,14 @@ static void add_mode_test(const char *test, GTestDataFunc fn)
 
 int main(int argc, char **argv)
 {
-    g_autoptr(GError) gerr = NULL;
     int ret;
 
     g_test_init(&argc, &argv, NULL);
     qemu_init_main_loop(&error_abort);
     bdrv_init();
 
-    tmp_dir = g_dir_make_tmp("test-file-posix-XXXXXX", &gerr);
-    g_assert_no_error(gerr);
+    tmp_dir = test_tmp_dir("QBLOCK_TEST_FILE_POSIX_DIR",
+                           "test-file-posix-XXXXXX");
 
     add_mode_test("rw", test_rw);
     add_mode_test("misaligned-buffers", test_misaligned_buffers);
@@ -949,7 +948,7 @@ int main(int argc, char **argv)
     ret = g_test_run();
 
     bdrv_close_all();
-    rmdir(tmp_dir);
+    test_remove_tree(tmp_dir);
     g_free(tmp_dir);
     return ret;
 }

@@ -404,15 +404,14 @@ static void test_we_hold(void)
 
 int main(int argc, char **argv)
 {
-    g_autoptr(GError) gerr = NULL;
     int ret;
 
     g_test_init(&argc, &argv, NULL);
     qemu_init_main_loop(&error_abort);
     bdrv_init();
 
-    tmp_dir = g_dir_make_tmp("test-image-locking-XXXXXX", &gerr);
-    g_assert_no_error(gerr);
+    tmp_dir = test_tmp_dir("QBLOCK_TEST_IMAGE_LOCKING_DIR",
+                           "test-image-locking-XXXXXX");
 
     g_test_add_func("/image-locking/basic", test_basic);
     g_test_add_func("/image-locking/conflict-message", test_conflict_message);
@@ -423,7 +422,7 @@ int main(int argc, char **argv)
     ret = g_test_run();
 
     bdrv_close_all();
-    rmdir(tmp_dir);
+    test_remove_tree(tmp_dir);
     g_free(tmp_dir);
     return ret;
 }
