@@ -1817,7 +1817,18 @@ static const cmdinfo_t resume_cmd = {
 
 static int wait_break_f(BlockBackend *blk, int argc, char **argv)
 {
-    while (!bdrv_debug_is_suspended(blk_bs(blk), argv[1])) {
+    BlockDriverState *bs = blk_bs(blk);
+
+    while (!bdrv_debug_is_suspended(bs, argv[1])) {
+        /*
+         * With nothing in flight no request can ever reach the breakpoint
+         * (QEMU 7.2 waits forever here).
+         */
+        if (!qatomic_read(&bs->in_flight)) {
+            printf("Could not wait for breakpoint %s: no request in flight\n",
+                   argv[1]);
+            return -ENOENT;
+        }
         aio_poll(blk_get_aio_context(blk), true);
     }
     return 0;
