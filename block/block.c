@@ -2039,6 +2039,33 @@ ImageInfoSpecific *bdrv_get_specific_info(BlockDriverState *bs,
     return NULL;
 }
 
+int bdrv_snapshot_list(BlockDriverState *bs, QEMUSnapshotInfo **psn_info)
+{
+    BdrvChild *child;
+
+    if (!bs->drv) {
+        return -ENOMEDIUM;
+    }
+    if (bs->drv->bdrv_snapshot_list) {
+        return bs->drv->bdrv_snapshot_list(bs, psn_info);
+    }
+    /*
+     * Like QEMU, look through to the file only when it is the one child
+     * holding data: snapshotting it alone must capture the whole node.
+     */
+    if (!bs->file) {
+        return -ENOTSUP;
+    }
+    QLIST_FOREACH(child, &bs->children, next) {
+        if (child != bs->file && (child->role & (BDRV_CHILD_DATA |
+                                                 BDRV_CHILD_METADATA |
+                                                 BDRV_CHILD_FILTERED))) {
+            return -ENOTSUP;
+        }
+    }
+    return bdrv_snapshot_list(bs->file->bs, psn_info);
+}
+
 int bdrv_has_zero_init_1(BlockDriverState *bs)
 {
     return 1;

@@ -5,6 +5,7 @@
 #include "qemu/osdep.h"
 #include "qemu/cutils.h"
 #include "qemu/error.h"
+#include "qemu/timer.h"
 #include "block/block_int.h"
 #include "block/qapi.h"
 
@@ -18,6 +19,7 @@ void qapi_free_ImageInfo(ImageInfo *info)
     g_free(info->backing_filename);
     g_free(info->full_backing_filename);
     g_free(info->backing_filename_format);
+    g_free(info->snapshots);
     qapi_free_ImageInfoSpecific(info->format_specific);
     g_free(info);
 }
@@ -29,6 +31,7 @@ void bdrv_query_image_info(BlockDriverState *bs, ImageInfo **p_info,
     BlockDriverInfo bdi;
     Error *local_err = NULL;
     int64_t size;
+    int ret;
 
     *p_info = NULL;
 
@@ -61,6 +64,14 @@ void bdrv_query_image_info(BlockDriverState *bs, ImageInfo **p_info,
         info->has_dirty_flag = true;
         info->dirty_flag = bdi.is_dirty;
     }
+
+    /* Nodes that keep no snapshots simply list none. */
+    ret = bdrv_snapshot_list(bs, &info->snapshots);
+    if (ret < 0 && ret != -ENOTSUP && ret != -ENOMEDIUM) {
+        error_setg_errno(errp, -ret, "Can't get snapshot list");
+        return;
+    }
+    info->nb_snapshots = MAX(ret, 0);
 
     info->format_specific = bdrv_get_specific_info(bs, &local_err);
     if (local_err) {
@@ -100,6 +111,26 @@ QDict *image_info_specific_to_qdict(const ImageInfoSpecific *info_spec)
     return dict;
 }
 
+/* QEMU's SnapshotInfo */
+static QDict *snapshot_info_to_qdict(const QEMUSnapshotInfo *sn)
+{
+    QDict *dict = qdict_new();
+
+    qdict_put_str(dict, "id", sn->id_str);
+    qdict_put_str(dict, "name", sn->name);
+    qdict_put_int(dict, "vm-state-size", sn->vm_state_size);
+    qdict_put_int(dict, "date-sec", sn->date_sec);
+    qdict_put_int(dict, "date-nsec", sn->date_nsec);
+    qdict_put_int(dict, "vm-clock-sec",
+                  sn->vm_clock_nsec / NANOSECONDS_PER_SECOND);
+    qdict_put_int(dict, "vm-clock-nsec",
+                  sn->vm_clock_nsec % NANOSECONDS_PER_SECOND);
+    if (sn->icount != -1ULL) {
+        qdict_put_int(dict, "icount", sn->icount);
+    }
+    return dict;
+}
+
 QDict *image_info_to_qdict(const ImageInfo *info)
 {
     QDict *dict = qdict_new();
@@ -131,6 +162,15 @@ QDict *image_info_to_qdict(const ImageInfo *info)
         qdict_put_str(dict, "backing-filename-format",
                       info->backing_filename_format);
     }
+    if (info->nb_snapshots) {
+        QList *list = qlist_new();
+
+        for (int i = 0; i < info->nb_snapshots; i++) {
+            qlist_append_obj(list, QOBJECT(snapshot_info_to_qdict(
+                                               &info->snapshots[i])));
+        }
+        qdict_put_obj(dict, "snapshots", QOBJECT(list));
+    }
     if (info->format_specific) {
         qdict_put_obj(dict, "format-specific",
                       QOBJECT(image_info_specific_to_qdict(
@@ -140,6 +180,35 @@ QDict *image_info_to_qdict(const ImageInfo *info)
 }
 
 /* ---- Human form ---- */
+
+/* One row of the snapshot table (the header when sn is NULL), no newline. */
+static void snapshot_dump(const QEMUSnapshotInfo *sn)
+{
+    g_autoptr(GDateTime) date = NULL;
+    g_autofree char *date_buf = NULL;
+    g_autofree char *size_buf = NULL;
+    g_autofree char *icount_buf = NULL;
+    g_autofree char *clock_buf = NULL;
+    uint64_t secs;
+
+    if (!sn) {
+        printf("%-10s%-17s%8s%20s%13s%11s",
+               "ID", "TAG", "VM SIZE", "DATE", "VM CLOCK", "ICOUNT");
+        return;
+    }
+    date = g_date_time_new_from_unix_local(sn->date_sec);
+    date_buf = g_date_time_format(date, "%Y-%m-%d %H:%M:%S");
+    size_buf = size_to_str(sn->vm_state_size);
+    icount_buf = sn->icount == -1ULL ? g_strdup("")
+                                     : g_strdup_printf("%" PRId64,
+                                                       (int64_t)sn->icount);
+    secs = sn->vm_clock_nsec / NANOSECONDS_PER_SECOND;
+    clock_buf = g_strdup_printf("%02d:%02d:%02d.%03d", (int)(secs / 3600),
+                                (int)(secs / 60 % 60), (int)(secs % 60),
+                                (int)(sn->vm_clock_nsec / 1000000 % 1000));
+    printf("%-9s %-16s %8s%20s%13s%11s", sn->id_str, sn->name, size_buf,
+           date_buf, clock_buf, icount_buf);
+}
 
 void bdrv_image_info_dump(ImageInfo *info)
 {
@@ -177,6 +246,15 @@ void bdrv_image_info_dump(ImageInfo *info)
         if (info->backing_filename_format) {
             printf("backing file format: %s\n",
                    info->backing_filename_format);
+        }
+    }
+    if (info->nb_snapshots) {
+        printf("Snapshot list:\n");
+        snapshot_dump(NULL);
+        printf("\n");
+        for (int i = 0; i < info->nb_snapshots; i++) {
+            snapshot_dump(&info->snapshots[i]);
+            printf("\n");
         }
     }
     if (info->format_specific) {

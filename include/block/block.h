@@ -251,6 +251,17 @@ typedef struct ImageInfoSpecific {
 void qapi_free_ImageInfoSpecific(ImageInfoSpecific *info);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ImageInfoSpecific, qapi_free_ImageInfoSpecific)
 
+/* One internal snapshot, as QEMU's QEMUSnapshotInfo. */
+struct QEMUSnapshotInfo {
+    char id_str[128];           /* unique, usually a number */
+    char name[256];             /* the user's tag */
+    uint64_t vm_state_size;     /* bytes of saved VM state */
+    uint32_t date_sec;          /* creation time, UTC */
+    uint32_t date_nsec;
+    uint64_t vm_clock_nsec;     /* guest clock at creation */
+    uint64_t icount;            /* instruction count, or -1 if unknown */
+};
+
 typedef struct BlockFragInfo {
     uint64_t allocated_clusters;
     uint64_t total_clusters;
@@ -437,6 +448,12 @@ int64_t bdrv_get_allocated_file_size(BlockDriverState *bs);
 int bdrv_get_info(BlockDriverState *bs, BlockDriverInfo *bdi);
 ImageInfoSpecific *bdrv_get_specific_info(BlockDriverState *bs,
                                           Error **errp);
+/*
+ * The internal snapshots of bs (or of the node that holds its data, when bs
+ * only passes it through): their number, with *psn_info a g_new array the
+ * caller frees; -ENOTSUP where no node in the way keeps snapshots.
+ */
+int bdrv_snapshot_list(BlockDriverState *bs, QEMUSnapshotInfo **psn_info);
 /* Does a freshly created image read as zeroes? */
 int bdrv_has_zero_init(BlockDriverState *bs);
 int bdrv_has_zero_init_1(BlockDriverState *bs);

@@ -27,6 +27,8 @@ typedef struct ImageInfo {
     char *backing_filename;
     char *full_backing_filename;
     char *backing_filename_format;
+    int nb_snapshots;                   /* snapshots present when > 0 */
+    QEMUSnapshotInfo *snapshots;
     ImageInfoSpecific *format_specific;
 } ImageInfo;
 

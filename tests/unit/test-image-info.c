@@ -6,8 +6,10 @@
  * part included).
  */
 #include "qemu/osdep.h"
+#include "qemu/cutils.h"
 #include "qemu/error.h"
 #include "qemu/json.h"
+#include "qemu/timer.h"
 #include "block/qapi.h"
 #include "test-helpers.h"
 
@@ -15,6 +17,7 @@
 static ImageInfo *image_info_from_json(QDict *json)
 {
     ImageInfo *info = g_new0(ImageInfo, 1);
+    QList *snapshots;
     QDict *spec;
 
     info->filename = g_strdup(qdict_get_str(json, "filename"));
@@ -42,6 +45,28 @@ static ImageInfo *image_info_from_json(QDict *json)
         g_strdup(qdict_get_try_str(json, "full-backing-filename"));
     info->backing_filename_format =
         g_strdup(qdict_get_try_str(json, "backing-filename-format"));
+
+    snapshots = qdict_get_qlist(json, "snapshots");
+    if (snapshots) {
+        const QListEntry *e;
+
+        info->snapshots = g_new0(QEMUSnapshotInfo, qlist_size(snapshots));
+        QLIST_FOREACH_ENTRY(snapshots, e) {
+            QDict *d = qobject_to(QDict, qlist_entry_obj(e));
+            QEMUSnapshotInfo *sn = &info->snapshots[info->nb_snapshots++];
+
+            pstrcpy(sn->id_str, sizeof(sn->id_str), qdict_get_str(d, "id"));
+            pstrcpy(sn->name, sizeof(sn->name), qdict_get_str(d, "name"));
+            sn->vm_state_size = qdict_get_int(d, "vm-state-size");
+            sn->date_sec = qdict_get_int(d, "date-sec");
+            sn->date_nsec = qdict_get_int(d, "date-nsec");
+            sn->vm_clock_nsec = qdict_get_int(d, "vm-clock-sec") *
+                                NANOSECONDS_PER_SECOND +
+                                qdict_get_int(d, "vm-clock-nsec");
+            sn->icount = qdict_haskey(d, "icount") ?
+                         qdict_get_int(d, "icount") : -1ULL;
+        }
+    }
 
     spec = qdict_get_qdict(json, "format-specific");
     if (spec) {
@@ -106,9 +131,11 @@ int main(int argc, char **argv)
 {
     static const char *const images[] = {
         "raw", "null-co", "qcow2-bitmaps", "qcow2-backing", "qcow2-luks",
-        "vmdk-extents",
+        "qcow2-snapshots", "vmdk-extents",
     };
 
+    /* Snapshot dates print in local time; the goldens were made in UTC. */
+    g_setenv("TZ", "UTC", true);
     g_test_init(&argc, &argv, NULL);
     for (size_t i = 0; i < G_N_ELEMENTS(images); i++) {
         g_autofree char *path = g_strdup_printf("/image-info/%s", images[i]);

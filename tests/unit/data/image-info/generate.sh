@@ -30,6 +30,24 @@ info qcow2-bitmaps bitmaps.qcow2
 "$QEMU_IMG" create -q -f qcow2 -b base.raw -F raw overlay.qcow2
 info qcow2-backing overlay.qcow2
 
+# The snapshot table (dates in UTC, as test-image-info sets TZ)
+"$QEMU_IMG" create -q -f qcow2 snap.qcow2 1M
+"$QEMU_IMG" snapshot -c snap1 snap.qcow2
+"$QEMU_IMG" snapshot -c a_tag_longer_than_sixteen_characters snap.qcow2
+# The first one gets a VM state size, a clock past 100 hours and an
+# unknown icount (-1), by editing its table entry (docs/interop/qcow2.txt)
+python3 - snap.qcow2 <<'PY'
+import struct, sys
+with open(sys.argv[1], 'r+b') as f:
+    f.seek(64)
+    table, = struct.unpack('>Q', f.read(8))
+    f.seek(table + 24)
+    f.write(struct.pack('>QI', 360123456789000, 0))
+    f.seek(table + 40)
+    f.write(struct.pack('>QQq', 5 * 1024 * 1024 + 1, 1048576, -1))
+PY
+TZ=UTC info qcow2-snapshots snap.qcow2
+
 "$QEMU_IMG" create -q -f qcow2 --object secret,id=s0,data=x \
     -o encrypt.format=luks,encrypt.key-secret=s0,encrypt.iter-time=10 \
     luks.qcow2 1M
