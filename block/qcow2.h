@@ -446,6 +446,20 @@ int qcow2_validate_table(BlockDriverState *bs, uint64_t offset,
                          uint64_t entries, size_t entry_len,
                          int64_t max_size_bytes, const char *table_name,
                          Error **errp);
+/* Parse the runtime options again (cache sizes follow the disk size). */
+int qcow2_update_options(BlockDriverState *bs, QDict *options, int flags,
+                         Error **errp);
+/*
+ * Commit (link_l2) or abort the allocations of a request, free them and
+ * wake their waiters; *pl2meta keeps what is left after an error.
+ * Called with s->lock held.
+ */
+int qcow2_handle_l2meta(BlockDriverState *bs, QCowL2Meta **pl2meta,
+                        bool link_l2);
+int coroutine_fn qcow2_co_pwritev_part(BlockDriverState *bs, int64_t offset,
+                                       int64_t bytes, QEMUIOVector *qiov,
+                                       size_t qiov_offset,
+                                       BdrvRequestFlags flags);
 
 /* ---- qcow2-create.c ---- */
 
