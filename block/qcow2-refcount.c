@@ -1262,3 +1262,152 @@ int coroutine_fn qcow2_detect_metadata_preallocation(BlockDriverState *bs)
     threshold = MAX(real_clusters * 10 / 9, real_clusters + 2);
     return in_use >= threshold;
 }
+
+/* ---- Metadata overlap checks ---- */
+
+static bool overlaps(uint64_t a_offset, uint64_t a_size, uint64_t b_offset,
+                     uint64_t b_size)
+{
+    return a_size && b_size && a_offset < b_offset + b_size &&
+           b_offset < a_offset + a_size;
+}
+
+/* Does [offset, offset + size) hit an inactive (snapshot) L2 table? */
+static int check_inactive_l2_overlap(BlockDriverState *bs, int64_t offset,
+                                     int64_t size)
+{
+    BDRVQcow2State *s = bs->opaque;
+
+    for (unsigned i = 0; i < s->nb_snapshots; i++) {
+        uint64_t l1_offset = s->snapshots[i].l1_table_offset;
+        uint32_t l1_size = s->snapshots[i].l1_size;
+        g_autofree uint64_t *l1 = NULL;
+        int ret;
+
+        if (!l1_size) {
+            continue;
+        }
+        /* Validated when the snapshot table was read */
+        l1 = g_try_new(uint64_t, l1_size);
+        if (!l1) {
+            return -ENOMEM;
+        }
+        ret = bdrv_pread(bs->file, l1_offset, l1_size * L1E_SIZE, l1, 0);
+        if (ret < 0) {
+            return ret;
+        }
+        for (uint32_t j = 0; j < l1_size; j++) {
+            uint64_t l2 = be64_to_cpu(l1[j]) & L1E_OFFSET_MASK;
+
+            if (l2 && overlaps(offset, size, l2, s->cluster_size)) {
+                return QCOW2_OL_INACTIVE_L2;
+            }
+        }
+    }
+    return 0;
+}
+
+int qcow2_check_metadata_overlap(BlockDriverState *bs, int ign,
+                                 int64_t offset, int64_t size)
+{
+    BDRVQcow2State *s = bs->opaque;
+    int chk = s->overlap_check & ~ign;
+
+    if (!size) {
+        return 0;
+    }
+    if ((chk & QCOW2_OL_MAIN_HEADER) && offset < s->cluster_size) {
+        return QCOW2_OL_MAIN_HEADER;
+    }
+
+    /* Metadata is allocated in whole clusters: compare whole clusters */
+    size = ROUND_UP(offset_into_cluster(s, offset) + size, s->cluster_size);
+    offset = start_of_cluster(s, offset);
+
+    if ((chk & QCOW2_OL_ACTIVE_L1) &&
+        overlaps(offset, size, s->l1_table_offset,
+                 (uint64_t)s->l1_size * L1E_SIZE)) {
+        return QCOW2_OL_ACTIVE_L1;
+    }
+    if ((chk & QCOW2_OL_REFCOUNT_TABLE) &&
+        overlaps(offset, size, s->refcount_table_offset,
+                 (uint64_t)s->refcount_table_size * REFTABLE_ENTRY_SIZE)) {
+        return QCOW2_OL_REFCOUNT_TABLE;
+    }
+    if ((chk & QCOW2_OL_SNAPSHOT_TABLE) &&
+        overlaps(offset, size, s->snapshots_offset, s->snapshots_size)) {
+        return QCOW2_OL_SNAPSHOT_TABLE;
+    }
+    if ((chk & QCOW2_OL_INACTIVE_L1) && s->snapshots) {
+        for (unsigned i = 0; i < s->nb_snapshots; i++) {
+            if (overlaps(offset, size, s->snapshots[i].l1_table_offset,
+                         (uint64_t)s->snapshots[i].l1_size * L1E_SIZE)) {
+                return QCOW2_OL_INACTIVE_L1;
+            }
+        }
+    }
+    if ((chk & QCOW2_OL_ACTIVE_L2) && s->l1_table) {
+        for (int i = 0; i < s->l1_size; i++) {
+            uint64_t l2 = s->l1_table[i] & L1E_OFFSET_MASK;
+
+            if (l2 && overlaps(offset, size, l2, s->cluster_size)) {
+                return QCOW2_OL_ACTIVE_L2;
+            }
+        }
+    }
+    if ((chk & QCOW2_OL_REFCOUNT_BLOCK) && s->refcount_table) {
+        /* Nothing is used past max_refcount_table_index */
+        for (uint32_t i = 0; i <= s->max_refcount_table_index &&
+                             i < s->refcount_table_size; i++) {
+            uint64_t block = s->refcount_table[i] & REFT_OFFSET_MASK;
+
+            if (block && overlaps(offset, size, block, s->cluster_size)) {
+                return QCOW2_OL_REFCOUNT_BLOCK;
+            }
+        }
+    }
+    if ((chk & QCOW2_OL_INACTIVE_L2) && s->snapshots) {
+        int ret = check_inactive_l2_overlap(bs, offset, size);
+
+        if (ret) {
+            return ret;
+        }
+    }
+    /* Persistent bitmaps are not supported: no bitmap directory to hit */
+    return 0;
+}
+
+static const char *const metadata_ol_names[] = {
+    "qcow2_header",
+    "active L1 table",
+    "active L2 table",
+    "refcount table",
+    "refcount block",
+    "snapshot table",
+    "inactive L1 table",
+    "inactive L2 table",
+    "bitmap directory",
+};
+/* Indexed by bit number */
+G_STATIC_ASSERT(QCOW2_OL_BITMAP_DIRECTORY ==
+                1 << (ARRAY_SIZE(metadata_ol_names) - 1));
+
+int qcow2_pre_write_overlap_check(BlockDriverState *bs, int ign,
+                                  int64_t offset, int64_t size,
+                                  bool data_file)
+{
+    int ret;
+
+    /* An external data file holds no metadata */
+    if (data_file && has_data_file(bs)) {
+        return 0;
+    }
+    ret = qcow2_check_metadata_overlap(bs, ign, offset, size);
+    if (ret <= 0) {
+        return ret;
+    }
+    qcow2_signal_corruption(bs, true, offset, size, "Preventing invalid write "
+                            "on metadata (overlaps with %s)",
+                            metadata_ol_names[ctz32(ret)]);
+    return -EIO;
+}
