@@ -10,6 +10,7 @@
  */
 #include "qemu/osdep.h"
 #include "qemu/cutils.h"
+#include "qemu/error.h"
 #include "qemu/host-utils.h"
 #include "block/qcow2.h"
 
@@ -1135,11 +1136,11 @@ static int qcow2_discard_refcount_block(BlockDriverState *bs,
     refcount = s->get_refcount(block, block_index);
     if (refcount != 1) {
         qcow2_signal_corruption(bs, true, -1, -1, "Invalid refcount: refblock "
-                                "offset %#" PRIx64 ", reftable index %" PRIu64
+                                "offset %#" PRIx64 ", reftable index %u"
                                 ", block offset %#" PRIx64 ", refcount %#"
                                 PRIx64, covering,
-                                offset_to_reftable_index(s,
-                                                         discard_block_offs),
+                                (unsigned)offset_to_reftable_index(
+                                    s, discard_block_offs),
                                 discard_block_offs, refcount);
         qcow2_cache_put(s->refcount_block_cache, &block);
         return -EINVAL;
@@ -1410,4 +1411,1098 @@ int qcow2_pre_write_overlap_check(BlockDriverState *bs, int ign,
                             "on metadata (overlaps with %s)",
                             metadata_ol_names[ctz32(ret)]);
     return -EIO;
+}
+
+/* ---- Check and repair ---- */
+
+/*
+ * The check builds an in-memory refcount table (IMRT): one refcount entry
+ * of the image's width per host cluster, counting every reference found by
+ * walking the metadata, and compares it with the refcounts on disk.  The
+ * array is sized in whole clusters so that a rebuild can write slices of it
+ * to disk as refcount blocks.
+ */
+
+/* Count the bfi (fragmentation) statistics while walking */
+#define CHECK_FRAG_INFO 0x2
+
+static int64_t refcount_array_byte_size(BDRVQcow2State *s, uint64_t entries)
+{
+    /* Offsets are 64-bit and clusters at least 512 bytes: no overflow */
+    assert(entries < (UINT64_C(1) << (64 - 9)));
+    return DIV_ROUND_UP(entries << s->refcount_order, 8);
+}
+
+/* Resize the IMRT to new_size entries; the new part reads as zeroes. */
+static int realloc_refcount_array(BDRVQcow2State *s, void **array,
+                                  int64_t *size, int64_t new_size)
+{
+    int64_t old_bytes = size_to_clusters(s, refcount_array_byte_size(s, *size))
+                        * s->cluster_size;
+    int64_t new_bytes = size_to_clusters(s, refcount_array_byte_size(
+                                             s, new_size)) * s->cluster_size;
+    void *new_array;
+
+    if (new_bytes == old_bytes) {
+        *size = new_size;
+        return 0;
+    }
+    assert(new_bytes > 0);
+    if ((uint64_t)new_bytes > SIZE_MAX) {
+        return -ENOMEM;
+    }
+    new_array = g_try_realloc(*array, new_bytes);
+    if (!new_array) {
+        return -ENOMEM;
+    }
+    if (new_bytes > old_bytes) {
+        memset((uint8_t *)new_array + old_bytes, 0, new_bytes - old_bytes);
+    }
+    *array = new_array;
+    *size = new_size;
+    return 0;
+}
+
+/*
+ * Count one reference to every cluster of [offset, offset + size) in the
+ * IMRT, growing it as needed.  Only errors of the check itself are
+ * returned; corruptions are counted in res.
+ */
+static int inc_refcounts_imrt(BlockDriverState *bs, BdrvCheckResult *res,
+                              void **refcount_table,
+                              int64_t *refcount_table_size,
+                              int64_t offset, int64_t size)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t start, last, cluster_offset;
+    int64_t file_len;
+    int ret;
+
+    if (size <= 0) {
+        return 0;
+    }
+
+    file_len = bdrv_getlength(bs->file->bs);
+    if (file_len < 0) {
+        return file_len;
+    }
+    /* The last cluster may be partly past the end, but not a whole one */
+    if (offset + size - file_len >= s->cluster_size) {
+        fprintf(stderr, "ERROR: counting reference for region exceeding the "
+                "end of the file by one cluster or more: offset 0x%" PRIx64
+                " size 0x%" PRIx64 "\n", offset, size);
+        res->corruptions++;
+        return 0;
+    }
+
+    start = start_of_cluster(s, offset);
+    last = start_of_cluster(s, offset + size - 1);
+    for (cluster_offset = start; cluster_offset <= last;
+         cluster_offset += s->cluster_size) {
+        int64_t k = cluster_offset >> s->cluster_bits;
+        uint64_t refcount;
+
+        if (k >= *refcount_table_size) {
+            ret = realloc_refcount_array(s, refcount_table,
+                                         refcount_table_size, k + 1);
+            if (ret < 0) {
+                res->check_errors++;
+                return ret;
+            }
+        }
+        refcount = s->get_refcount(*refcount_table, k);
+        if (refcount == s->refcount_max) {
+            fprintf(stderr, "ERROR: overflow cluster offset=0x%" PRIx64 "\n",
+                    cluster_offset);
+            fprintf(stderr, "Use qemu-img amend to increase the refcount entry "
+                    "width or qemu-img convert to create a clean copy if the "
+                    "image cannot be opened for writing\n");
+            res->corruptions++;
+            continue;
+        }
+        s->set_refcount(*refcount_table, k, refcount + 1);
+    }
+    return 0;
+}
+
+/*
+ * Repair an L2 entry that points at an unaligned offset but holds no data
+ * (a preallocated zero cluster): it becomes a plain zero cluster.  Returns
+ * 1 if the entry was rewritten, 0 if writing it failed, or -errno if the
+ * overlap check refused (the L2 table must not be checked further).
+ */
+static int fix_unaligned_zero_alloc(BlockDriverState *bs,
+                                    BdrvCheckResult *res, uint64_t *l2_table,
+                                    int64_t l2_offset, int i, bool active)
+{
+    uint64_t entry_offset = l2_offset + (uint64_t)i * L2E_SIZE_NORMAL;
+    int ign = active ? QCOW2_OL_ACTIVE_L2 : QCOW2_OL_INACTIVE_L2;
+    int ret;
+
+    set_l2_entry(l2_table, i, QCOW_OFLAG_ZERO);
+    ret = qcow2_pre_write_overlap_check(bs, ign, entry_offset,
+                                        L2E_SIZE_NORMAL, false);
+    if (ret < 0) {
+        fprintf(stderr, "ERROR: Overlap check failed\n");
+        res->check_errors++;
+        return ret;
+    }
+    ret = bdrv_pwrite_sync(bs->file, entry_offset, L2E_SIZE_NORMAL,
+                           &l2_table[i], 0);
+    if (ret < 0) {
+        fprintf(stderr, "ERROR: Failed to overwrite L2 table entry: %s\n",
+                strerror(-ret));
+        res->check_errors++;
+        return 0;
+    }
+    res->corruptions--;
+    res->corruptions_fixed++;
+    return 1;
+}
+
+/* Count the references of one L2 table (active, or of a snapshot). */
+static int check_refcounts_l2(BlockDriverState *bs, BdrvCheckResult *res,
+                              void **refcount_table,
+                              int64_t *refcount_table_size, int64_t l2_offset,
+                              int flags, BdrvCheckMode fix, bool active)
+{
+    BDRVQcow2State *s = bs->opaque;
+    size_t l2_bytes = s->l2_size * L2E_SIZE_NORMAL;
+    g_autofree uint64_t *l2_table = g_malloc(l2_bytes);
+    uint64_t next_contiguous_offset = 0;
+    int ret;
+
+    ret = bdrv_pread(bs->file, l2_offset, l2_bytes, l2_table, 0);
+    if (ret < 0) {
+        fprintf(stderr, "ERROR: I/O error in check_refcounts_l2\n");
+        res->check_errors++;
+        return ret;
+    }
+
+    for (int i = 0; i < s->l2_size; i++) {
+        uint64_t l2_entry = get_l2_entry(l2_table, i);
+        QCow2ClusterType type = qcow2_get_cluster_type(bs, l2_entry);
+        uint64_t offset = l2_entry & L2E_OFFSET_MASK;
+
+        if (type != QCOW2_CLUSTER_COMPRESSED &&
+            (l2_entry & L2E_STD_RESERVED_MASK)) {
+            fprintf(stderr, "ERROR found l2 entry with reserved bits set: %"
+                    PRIx64 "\n", l2_entry);
+            res->corruptions++;
+        }
+
+        switch (type) {
+        case QCOW2_CLUSTER_COMPRESSED: {
+            uint64_t coffset;
+            int csize;
+
+            if (l2_entry & QCOW_OFLAG_COPIED) {
+                fprintf(stderr, "ERROR: coffset=0x%" PRIx64 ": copied flag "
+                        "must never be set for compressed clusters\n",
+                        l2_entry & s->cluster_offset_mask);
+                l2_entry &= ~QCOW_OFLAG_COPIED;
+                res->corruptions++;
+            }
+            if (has_data_file(bs)) {
+                fprintf(stderr, "ERROR compressed cluster %d with data file, "
+                        "entry=0x%" PRIx64 "\n", i, l2_entry);
+                res->corruptions++;
+                break;
+            }
+
+            qcow2_parse_compressed_l2_entry(bs, l2_entry, &coffset, &csize);
+            ret = inc_refcounts_imrt(bs, res, refcount_table,
+                                     refcount_table_size, coffset, csize);
+            if (ret < 0) {
+                return ret;
+            }
+            if (flags & CHECK_FRAG_INFO) {
+                /*
+                 * Compressed clusters count as fragmented: neighbours
+                 * share sectors that have to be read again.
+                 */
+                res->bfi.allocated_clusters++;
+                res->bfi.compressed_clusters++;
+                res->bfi.fragmented_clusters++;
+            }
+            break;
+        }
+
+        case QCOW2_CLUSTER_ZERO_ALLOC:
+        case QCOW2_CLUSTER_NORMAL:
+            if (offset_into_cluster(s, offset)) {
+                res->corruptions++;
+                if (l2_entry & QCOW_OFLAG_ZERO) {
+                    fprintf(stderr, "%s offset=%" PRIx64 ": Preallocated "
+                            "cluster is not properly aligned; L2 entry "
+                            "corrupted.\n",
+                            fix & BDRV_FIX_ERRORS ? "Repairing" : "ERROR",
+                            offset);
+                    if (fix & BDRV_FIX_ERRORS) {
+                        ret = fix_unaligned_zero_alloc(bs, res, l2_table,
+                                                       l2_offset, i, active);
+                        if (ret < 0) {
+                            return ret;
+                        }
+                        if (ret > 0) {
+                            /* No cluster is referenced any more */
+                            continue;
+                        }
+                    }
+                } else {
+                    fprintf(stderr, "ERROR offset=%" PRIx64 ": Data cluster "
+                            "is not properly aligned; L2 entry corrupted.\n",
+                            offset);
+                }
+            }
+
+            if (flags & CHECK_FRAG_INFO) {
+                res->bfi.allocated_clusters++;
+                if (next_contiguous_offset &&
+                    offset != next_contiguous_offset) {
+                    res->bfi.fragmented_clusters++;
+                }
+                next_contiguous_offset = offset + s->cluster_size;
+            }
+
+            if (!has_data_file(bs)) {
+                ret = inc_refcounts_imrt(bs, res, refcount_table,
+                                         refcount_table_size, offset,
+                                         s->cluster_size);
+                if (ret < 0) {
+                    return ret;
+                }
+            }
+            break;
+
+        case QCOW2_CLUSTER_ZERO_PLAIN:
+        case QCOW2_CLUSTER_UNALLOCATED:
+            break;
+        }
+    }
+    return 0;
+}
+
+/* Count the references of an L1 table and everything under it. */
+static int check_refcounts_l1(BlockDriverState *bs, BdrvCheckResult *res,
+                              void **refcount_table,
+                              int64_t *refcount_table_size,
+                              int64_t l1_table_offset, int l1_size,
+                              int flags, BdrvCheckMode fix, bool active)
+{
+    BDRVQcow2State *s = bs->opaque;
+    size_t l1_bytes = (size_t)l1_size * L1E_SIZE;
+    g_autofree uint64_t *l1_table = NULL;
+    int ret;
+
+    if (!l1_size) {
+        return 0;
+    }
+
+    ret = inc_refcounts_imrt(bs, res, refcount_table, refcount_table_size,
+                             l1_table_offset, l1_bytes);
+    if (ret < 0) {
+        return ret;
+    }
+
+    l1_table = g_try_malloc(l1_bytes);
+    if (!l1_table) {
+        res->check_errors++;
+        return -ENOMEM;
+    }
+    ret = bdrv_pread(bs->file, l1_table_offset, l1_bytes, l1_table, 0);
+    if (ret < 0) {
+        fprintf(stderr, "ERROR: I/O error in check_refcounts_l1\n");
+        res->check_errors++;
+        return ret;
+    }
+
+    for (int i = 0; i < l1_size; i++) {
+        uint64_t l1_entry = be64_to_cpu(l1_table[i]);
+        uint64_t l2_offset = l1_entry & L1E_OFFSET_MASK;
+
+        if (!l1_entry) {
+            continue;
+        }
+        if (l1_entry & L1E_RESERVED_MASK) {
+            fprintf(stderr, "ERROR found L1 entry with reserved bits set: %"
+                    PRIx64 "\n", l1_entry);
+            res->corruptions++;
+        }
+
+        ret = inc_refcounts_imrt(bs, res, refcount_table, refcount_table_size,
+                                 l2_offset, s->cluster_size);
+        if (ret < 0) {
+            return ret;
+        }
+        if (offset_into_cluster(s, l2_offset)) {
+            fprintf(stderr, "ERROR l2_offset=%" PRIx64 ": Table is not "
+                    "cluster aligned; L1 entry corrupted\n", l2_offset);
+            res->corruptions++;
+        }
+
+        ret = check_refcounts_l2(bs, res, refcount_table, refcount_table_size,
+                                 l2_offset, flags, fix, active);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Check that COPIED is set in exactly the L1 and L2 entries whose cluster
+ * has a refcount of 1, and repair it if allowed.  Runs after the refcounts
+ * were compared (and possibly repaired).
+ */
+static int check_oflag_copied(BlockDriverState *bs, BdrvCheckResult *res,
+                              BdrvCheckMode fix)
+{
+    BDRVQcow2State *s = bs->opaque;
+    g_autoptr(void) l2_buf = qemu_blockalign(bs, s->cluster_size);
+    uint64_t *l2_table = l2_buf;
+    uint64_t refcount;
+    bool repair;
+    int ret;
+
+    if (fix & BDRV_FIX_ERRORS) {
+        repair = true;
+    } else if (fix & BDRV_FIX_LEAKS) {
+        /* Only when the refcounts are known to be right */
+        repair = !res->check_errors && !res->corruptions && !res->leaks;
+    } else {
+        repair = false;
+    }
+
+    for (int i = 0; i < s->l1_size; i++) {
+        uint64_t l1_entry = s->l1_table[i];
+        uint64_t l2_offset = l1_entry & L1E_OFFSET_MASK;
+        int l2_dirty = 0;
+
+        if (!l2_offset) {
+            continue;
+        }
+
+        ret = qcow2_get_refcount(bs, l2_offset >> s->cluster_bits,
+                                 &refcount);
+        if (ret < 0) {
+            /* Already reported by the refcount comparison */
+            continue;
+        }
+        if ((refcount == 1) != !!(l1_entry & QCOW_OFLAG_COPIED)) {
+            res->corruptions++;
+            fprintf(stderr, "%s OFLAG_COPIED L2 cluster: l1_index=%d "
+                    "l1_entry=%" PRIx64 " refcount=%" PRIu64 "\n",
+                    repair ? "Repairing" : "ERROR", i, l1_entry, refcount);
+            if (repair) {
+                s->l1_table[i] = refcount == 1
+                                 ? l1_entry | QCOW_OFLAG_COPIED
+                                 : l1_entry & ~QCOW_OFLAG_COPIED;
+                ret = qcow2_write_l1_entry(bs, i);
+                if (ret < 0) {
+                    res->check_errors++;
+                    return ret;
+                }
+                res->corruptions--;
+                res->corruptions_fixed++;
+            }
+        }
+
+        ret = bdrv_pread(bs->file, l2_offset, s->l2_size * L2E_SIZE_NORMAL,
+                         l2_table, 0);
+        if (ret < 0) {
+            fprintf(stderr, "ERROR: Could not read L2 table: %s\n",
+                    strerror(-ret));
+            res->check_errors++;
+            return ret;
+        }
+
+        for (int j = 0; j < s->l2_size; j++) {
+            uint64_t l2_entry = get_l2_entry(l2_table, j);
+            QCow2ClusterType type = qcow2_get_cluster_type(bs, l2_entry);
+
+            if (type != QCOW2_CLUSTER_NORMAL &&
+                type != QCOW2_CLUSTER_ZERO_ALLOC) {
+                continue;
+            }
+            if (has_data_file(bs)) {
+                refcount = 1;
+            } else {
+                ret = qcow2_get_refcount(bs, (l2_entry & L2E_OFFSET_MASK) >>
+                                         s->cluster_bits, &refcount);
+                if (ret < 0) {
+                    continue;
+                }
+            }
+            if ((refcount == 1) != !!(l2_entry & QCOW_OFLAG_COPIED)) {
+                res->corruptions++;
+                fprintf(stderr, "%s OFLAG_COPIED data cluster: l2_entry=%"
+                        PRIx64 " refcount=%" PRIu64 "\n",
+                        repair ? "Repairing" : "ERROR", l2_entry, refcount);
+                if (repair) {
+                    set_l2_entry(l2_table, j, refcount == 1
+                                 ? l2_entry | QCOW_OFLAG_COPIED
+                                 : l2_entry & ~QCOW_OFLAG_COPIED);
+                    l2_dirty++;
+                }
+            }
+        }
+
+        if (l2_dirty > 0) {
+            ret = qcow2_pre_write_overlap_check(bs, QCOW2_OL_ACTIVE_L2,
+                                                l2_offset, s->cluster_size,
+                                                false);
+            if (ret < 0) {
+                fprintf(stderr, "ERROR: Could not write L2 table; metadata "
+                        "overlap check failed: %s\n", strerror(-ret));
+                res->check_errors++;
+                return ret;
+            }
+            ret = bdrv_pwrite(bs->file, l2_offset, s->cluster_size, l2_table,
+                              0);
+            if (ret < 0) {
+                fprintf(stderr, "ERROR: Could not write L2 table: %s\n",
+                        strerror(-ret));
+                res->check_errors++;
+                return ret;
+            }
+            res->corruptions -= l2_dirty;
+            res->corruptions_fixed += l2_dirty;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Repair a refblock that lies past the end of the file by growing the file
+ * over it: the refblock then reads as zeroes, and the comparison repairs
+ * the refcounts it should hold.  If the file cannot grow, *rebuild is set.
+ * Returns -errno only for errors that end the check.
+ */
+static int grow_file_for_refblock(BlockDriverState *bs, BdrvCheckResult *res,
+                                  void **refcount_table, int64_t *nb_clusters,
+                                  uint64_t offset, bool *rebuild)
+{
+    BDRVQcow2State *s = bs->opaque;
+    Error *local_err = NULL;
+    int64_t size;
+    int ret;
+
+    if (offset > INT64_MAX - s->cluster_size) {
+        ret = -EINVAL;
+        goto resize_fail;
+    }
+    ret = bdrv_truncate(bs->file, offset + s->cluster_size, false,
+                        PREALLOC_MODE_OFF, 0, &local_err);
+    if (ret < 0) {
+        error_report_err(local_err);
+        goto resize_fail;
+    }
+    size = bdrv_getlength(bs->file->bs);
+    if (size < 0) {
+        ret = size;
+        goto resize_fail;
+    }
+    assert(size_to_clusters(s, size) >= *nb_clusters);
+    ret = realloc_refcount_array(s, refcount_table, nb_clusters,
+                                 size_to_clusters(s, size));
+    if (ret < 0) {
+        res->check_errors++;
+        return ret;
+    }
+    if ((offset >> s->cluster_bits) >= *nb_clusters) {
+        ret = -EINVAL;
+        goto resize_fail;
+    }
+
+    res->corruptions--;
+    res->corruptions_fixed++;
+    /* Freshly allocated and zeroed: its refcount is exactly 1 now */
+    return inc_refcounts_imrt(bs, res, refcount_table, nb_clusters, offset,
+                              s->cluster_size);
+
+resize_fail:
+    *rebuild = true;
+    fprintf(stderr, "ERROR could not resize image: %s\n", strerror(-ret));
+    return 0;
+}
+
+/*
+ * Count the refcount blocks themselves, checking the refcount table on the
+ * way.  A refblock past the end of the file is repaired (with -r all) by
+ * growing the file; anything else wrong sets *rebuild.
+ */
+static int check_refblocks(BlockDriverState *bs, BdrvCheckResult *res,
+                           BdrvCheckMode fix, bool *rebuild,
+                           void **refcount_table, int64_t *nb_clusters)
+{
+    BDRVQcow2State *s = bs->opaque;
+    int ret;
+
+    for (int64_t i = 0; i < s->refcount_table_size; i++) {
+        uint64_t offset = s->refcount_table[i] & REFT_OFFSET_MASK;
+        uint64_t cluster = offset >> s->cluster_bits;
+
+        if (s->refcount_table[i] & REFT_RESERVED_MASK) {
+            fprintf(stderr, "ERROR refcount table entry %" PRId64 " has "
+                    "reserved bits set\n", i);
+            res->corruptions++;
+            *rebuild = true;
+            continue;
+        }
+        if (offset_into_cluster(s, offset)) {
+            fprintf(stderr, "ERROR refcount block %" PRId64 " is not cluster "
+                    "aligned; refcount table entry corrupted\n", i);
+            res->corruptions++;
+            *rebuild = true;
+            continue;
+        }
+
+        if (cluster >= *nb_clusters) {
+            res->corruptions++;
+            fprintf(stderr, "%s refcount block %" PRId64 " is outside image\n",
+                    fix & BDRV_FIX_ERRORS ? "Repairing" : "ERROR", i);
+            if (fix & BDRV_FIX_ERRORS) {
+                ret = grow_file_for_refblock(bs, res, refcount_table,
+                                             nb_clusters, offset, rebuild);
+                if (ret < 0) {
+                    return ret;
+                }
+            }
+            continue;
+        }
+
+        if (offset) {
+            uint64_t refcount;
+
+            ret = inc_refcounts_imrt(bs, res, refcount_table, nb_clusters,
+                                     offset, s->cluster_size);
+            if (ret < 0) {
+                return ret;
+            }
+            refcount = s->get_refcount(*refcount_table, cluster);
+            if (refcount != 1) {
+                fprintf(stderr, "ERROR refcount block %" PRId64 " refcount=%"
+                        PRIu64 "\n", i, refcount);
+                res->corruptions++;
+                *rebuild = true;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Build the IMRT: count every reference the metadata holds. */
+static int calculate_refcounts(BlockDriverState *bs, BdrvCheckResult *res,
+                               BdrvCheckMode fix, bool *rebuild,
+                               void **refcount_table, int64_t *nb_clusters)
+{
+    BDRVQcow2State *s = bs->opaque;
+    int ret;
+
+    if (!*refcount_table) {
+        int64_t old_size = 0;
+
+        ret = realloc_refcount_array(s, refcount_table, &old_size,
+                                     *nb_clusters);
+        if (ret < 0) {
+            res->check_errors++;
+            return ret;
+        }
+    }
+
+    /* The header cluster */
+    ret = inc_refcounts_imrt(bs, res, refcount_table, nb_clusters, 0,
+                             s->cluster_size);
+    if (ret < 0) {
+        return ret;
+    }
+
+    /* The active L1 table and its L2 tables and data */
+    ret = check_refcounts_l1(bs, res, refcount_table, nb_clusters,
+                             s->l1_table_offset, s->l1_size, CHECK_FRAG_INFO,
+                             fix, true);
+    if (ret < 0) {
+        return ret;
+    }
+
+    /* Snapshots: their L1 tables, and the snapshot table itself */
+    if (has_data_file(bs) && s->nb_snapshots) {
+        fprintf(stderr, "ERROR %d snapshots in image with data file\n",
+                s->nb_snapshots);
+        res->corruptions++;
+    }
+    for (unsigned i = 0; s->snapshots && i < s->nb_snapshots; i++) {
+        QCowSnapshot *sn = &s->snapshots[i];
+
+        if (offset_into_cluster(s, sn->l1_table_offset)) {
+            fprintf(stderr, "ERROR snapshot %s (%s) l1_offset=%#" PRIx64 ": "
+                    "L1 table is not cluster aligned; snapshot table entry "
+                    "corrupted\n", sn->id_str, sn->name, sn->l1_table_offset);
+            res->corruptions++;
+            continue;
+        }
+        if (sn->l1_size > QCOW_MAX_L1_SIZE / L1E_SIZE) {
+            fprintf(stderr, "ERROR snapshot %s (%s) l1_size=%#" PRIx32 ": "
+                    "L1 table is too large; snapshot table entry corrupted\n",
+                    sn->id_str, sn->name, sn->l1_size);
+            res->corruptions++;
+            continue;
+        }
+        ret = check_refcounts_l1(bs, res, refcount_table, nb_clusters,
+                                 sn->l1_table_offset, sn->l1_size, 0, fix,
+                                 false);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    ret = inc_refcounts_imrt(bs, res, refcount_table, nb_clusters,
+                             s->snapshots_offset, s->snapshots_size);
+    if (ret < 0) {
+        return ret;
+    }
+
+    /* The refcount table; the blocks are counted by check_refblocks */
+    ret = inc_refcounts_imrt(bs, res, refcount_table, nb_clusters,
+                             s->refcount_table_offset,
+                             s->refcount_table_size * REFTABLE_ENTRY_SIZE);
+    if (ret < 0) {
+        return ret;
+    }
+
+    return check_refblocks(bs, res, fix, rebuild, refcount_table,
+                           nb_clusters);
+}
+
+/*
+ * Compare the refcounts on disk with the IMRT, repairing what fix allows:
+ * leaks (refcount too high) with BDRV_FIX_LEAKS, refcounts too low with
+ * BDRV_FIX_ERRORS.  A cluster in use without any refcount (no refblock)
+ * cannot be repaired here: *rebuild is set instead.  *highest_cluster is
+ * the last cluster in use either way.
+ */
+static void compare_refcounts(BlockDriverState *bs, BdrvCheckResult *res,
+                              BdrvCheckMode fix, bool *rebuild,
+                              int64_t *highest_cluster,
+                              void *refcount_table, int64_t nb_clusters)
+{
+    BDRVQcow2State *s = bs->opaque;
+
+    *highest_cluster = 0;
+    for (int64_t i = 0; i < nb_clusters; i++) {
+        uint64_t on_disk, counted;
+        int *num_fixed = NULL;
+        int ret;
+
+        ret = qcow2_get_refcount(bs, i, &on_disk);
+        if (ret < 0) {
+            fprintf(stderr, "Can't get refcount for cluster %" PRId64 ": %s\n",
+                    i, strerror(-ret));
+            res->check_errors++;
+            continue;
+        }
+        counted = s->get_refcount(refcount_table, i);
+
+        if (on_disk > 0 || counted > 0) {
+            *highest_cluster = i;
+        }
+        if (on_disk == counted) {
+            continue;
+        }
+
+        if (on_disk == 0) {
+            *rebuild = true;
+        } else if (on_disk > counted && (fix & BDRV_FIX_LEAKS)) {
+            num_fixed = &res->leaks_fixed;
+        } else if (on_disk < counted && (fix & BDRV_FIX_ERRORS)) {
+            num_fixed = &res->corruptions_fixed;
+        }
+
+        fprintf(stderr, "%s cluster %" PRId64 " refcount=%" PRIu64
+                " reference=%" PRIu64 "\n",
+                num_fixed ? "Repairing" :
+                on_disk < counted ? "ERROR" : "Leaked",
+                i, on_disk, counted);
+
+        if (num_fixed) {
+            ret = update_refcount(bs, i << s->cluster_bits, 1,
+                                  refcount_diff(on_disk, counted),
+                                  on_disk > counted, QCOW2_DISCARD_ALWAYS);
+            if (ret >= 0) {
+                (*num_fixed)++;
+                continue;
+            }
+        }
+
+        if (on_disk < counted) {
+            res->corruptions++;
+        } else {
+            res->leaks++;
+        }
+    }
+}
+
+/*
+ * Allocate cluster_count contiguous clusters in the IMRT only (refcount
+ * 1), first fit from *first_free_cluster, growing the array past the end
+ * of the image if needed.  *first_free_cluster moves to the first free
+ * cluster seen.  Returns the host offset, or -errno.
+ */
+static int64_t alloc_clusters_imrt(BlockDriverState *bs, int cluster_count,
+                                   void **refcount_table,
+                                   int64_t *imrt_nb_clusters,
+                                   int64_t *first_free_cluster)
+{
+    BDRVQcow2State *s = bs->opaque;
+    int64_t cluster = *first_free_cluster;
+    bool first_gap = true;
+    int run = 0;
+    int ret;
+
+    for (; cluster < *imrt_nb_clusters && run < cluster_count; cluster++) {
+        if (s->get_refcount(*refcount_table, cluster)) {
+            run = 0;
+            continue;
+        }
+        run++;
+        if (first_gap) {
+            *first_free_cluster = cluster;
+            first_gap = false;
+        }
+    }
+
+    /* The run found so far ends at the image end: extend it */
+    if (run < cluster_count) {
+        ret = realloc_refcount_array(s, refcount_table, imrt_nb_clusters,
+                                     cluster + cluster_count - run);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+
+    cluster -= run;
+    for (int i = 0; i < cluster_count; i++) {
+        s->set_refcount(*refcount_table, cluster + i, 1);
+    }
+    return cluster << s->cluster_bits;
+}
+
+/*
+ * Write a refblock for every refblock-sized range of [first_cluster,
+ * end_cluster) that has clusters in use, allocating it in the IMRT if the
+ * new reftable (*on_disk_reftable) has none yet.  A refblock's contents
+ * are simply its slice of the IMRT.  Returns 1 if the reftable had to
+ * grow, 0 if not, or -errno.
+ */
+static int rebuild_refcounts_write_refblocks(
+    BlockDriverState *bs, void **refcount_table, int64_t *nb_clusters,
+    int64_t first_cluster, int64_t end_cluster, uint64_t **on_disk_reftable,
+    uint32_t *on_disk_reftable_entries, Error **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    int64_t first_free_cluster = 0;
+    bool reftable_grown = false;
+    int ret;
+
+    for (int64_t cluster = first_cluster; cluster < end_cluster; cluster++) {
+        int64_t refblock_index, refblock_start, refblock_offset;
+
+        if (!s->get_refcount(*refcount_table, cluster)) {
+            continue;
+        }
+
+        refblock_index = cluster >> s->refcount_block_bits;
+        refblock_start = refblock_index << s->refcount_block_bits;
+
+        if (*on_disk_reftable_entries > refblock_index &&
+            (*on_disk_reftable)[refblock_index]) {
+            /* Allocated by an earlier pass */
+            refblock_offset = (*on_disk_reftable)[refblock_index];
+        } else {
+            /* Not inside a refblock that is already written */
+            first_free_cluster = MAX(first_free_cluster, refblock_start);
+            refblock_offset = alloc_clusters_imrt(bs, 1, refcount_table,
+                                                  nb_clusters,
+                                                  &first_free_cluster);
+            if (refblock_offset < 0) {
+                error_setg_errno(errp, -refblock_offset,
+                                 "ERROR allocating refblock");
+                return refblock_offset;
+            }
+            /* The refblock counting the new one must be written too */
+            end_cluster = MAX(end_cluster,
+                              refblock_offset / s->cluster_size + 1);
+
+            if (*on_disk_reftable_entries <= refblock_index) {
+                uint32_t old_entries = *on_disk_reftable_entries;
+                uint32_t entries =
+                    ROUND_UP((refblock_index + 1) * REFTABLE_ENTRY_SIZE,
+                             s->cluster_size) / REFTABLE_ENTRY_SIZE;
+                uint64_t *table = g_try_realloc(*on_disk_reftable,
+                                                entries *
+                                                REFTABLE_ENTRY_SIZE);
+
+                if (!table) {
+                    error_setg(errp, "ERROR allocating reftable memory");
+                    return -ENOMEM;
+                }
+                memset(table + old_entries, 0,
+                       (entries - old_entries) * REFTABLE_ENTRY_SIZE);
+                *on_disk_reftable = table;
+                *on_disk_reftable_entries = entries;
+                reftable_grown = true;
+            }
+            (*on_disk_reftable)[refblock_index] = refblock_offset;
+        }
+
+        ret = qcow2_pre_write_overlap_check(bs, 0, refblock_offset,
+                                            s->cluster_size, false);
+        if (ret < 0) {
+            error_setg_errno(errp, -ret, "ERROR writing refblock");
+            return ret;
+        }
+        /* The IMRT is a whole number of clusters: the slice is complete */
+        ret = bdrv_pwrite(bs->file, refblock_offset, s->cluster_size,
+                          (uint8_t *)*refcount_table +
+                          refblock_index * s->cluster_size, 0);
+        if (ret < 0) {
+            error_setg_errno(errp, -ret, "ERROR writing refblock");
+            return ret;
+        }
+
+        /* Done with this refblock's range */
+        cluster = refblock_start + s->refcount_block_size - 1;
+    }
+    return reftable_grown;
+}
+
+/*
+ * Replace the refcount structures by new ones written from the IMRT, in
+ * free space of it (the old structures are not freed: they show up as
+ * leaks, which the caller repairs).
+ */
+static int rebuild_refcount_structure(BlockDriverState *bs,
+                                      BdrvCheckResult *res,
+                                      void **refcount_table,
+                                      int64_t *nb_clusters, Error **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t *on_disk_reftable = NULL;
+    uint32_t on_disk_reftable_entries = 0;
+    int64_t reftable_offset = -1;
+    int64_t reftable_length = 0;
+    int64_t reftable_clusters = 0;
+    struct QEMU_PACKED {
+        uint64_t reftable_offset;
+        uint32_t reftable_clusters;
+    } hdr;
+    int grown;
+    int ret;
+
+    qcow2_cache_empty(bs, s->refcount_block_cache);
+
+    /*
+     * Write the refblocks, then find room for the reftable.  Allocating
+     * the reftable changes the IMRT, so the refblocks covering it are
+     * written again; if that made the reftable grow, it needs a new place,
+     * and so on until it stops growing (each reftable cluster covers many
+     * clusters, so this ends quickly).
+     */
+    grown = rebuild_refcounts_write_refblocks(bs, refcount_table,
+                                              nb_clusters, 0, *nb_clusters,
+                                              &on_disk_reftable,
+                                              &on_disk_reftable_entries,
+                                              errp);
+    if (grown < 0) {
+        res->check_errors++;
+        ret = grown;
+        goto fail;
+    }
+    /* There was no reftable before */
+    assert(grown);
+
+    do {
+        int64_t first_free_cluster = 0;
+        int64_t start;
+
+        reftable_length = on_disk_reftable_entries * REFTABLE_ENTRY_SIZE;
+        reftable_clusters = size_to_clusters(s, reftable_length);
+        reftable_offset = alloc_clusters_imrt(bs, reftable_clusters,
+                                              refcount_table, nb_clusters,
+                                              &first_free_cluster);
+        if (reftable_offset < 0) {
+            error_setg_errno(errp, -reftable_offset,
+                             "ERROR allocating reftable");
+            res->check_errors++;
+            ret = reftable_offset;
+            goto fail;
+        }
+
+        assert(offset_into_cluster(s, reftable_offset) == 0);
+        start = reftable_offset / s->cluster_size;
+        grown = rebuild_refcounts_write_refblocks(bs, refcount_table,
+                                                  nb_clusters, start,
+                                                  start + reftable_clusters,
+                                                  &on_disk_reftable,
+                                                  &on_disk_reftable_entries,
+                                                  errp);
+        if (grown < 0) {
+            res->check_errors++;
+            ret = grown;
+            goto fail;
+        }
+    } while (grown);
+
+    for (uint32_t i = 0; i < on_disk_reftable_entries; i++) {
+        on_disk_reftable[i] = cpu_to_be64(on_disk_reftable[i]);
+    }
+    ret = qcow2_pre_write_overlap_check(bs, 0, reftable_offset,
+                                        reftable_length, false);
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "ERROR writing reftable");
+        goto fail;
+    }
+    assert(reftable_length < INT_MAX);
+    ret = bdrv_pwrite(bs->file, reftable_offset, reftable_length,
+                      on_disk_reftable, 0);
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "ERROR writing reftable");
+        goto fail;
+    }
+
+    hdr.reftable_offset = cpu_to_be64(reftable_offset);
+    hdr.reftable_clusters = cpu_to_be32(reftable_clusters);
+    ret = bdrv_pwrite_sync(bs->file,
+                           offsetof(QCowHeader, refcount_table_offset),
+                           sizeof(hdr), &hdr, 0);
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "ERROR setting reftable");
+        goto fail;
+    }
+
+    for (uint32_t i = 0; i < on_disk_reftable_entries; i++) {
+        on_disk_reftable[i] = be64_to_cpu(on_disk_reftable[i]);
+    }
+    g_free(s->refcount_table);
+    s->refcount_table = on_disk_reftable;
+    s->refcount_table_offset = reftable_offset;
+    s->refcount_table_size = on_disk_reftable_entries;
+    update_max_refcount_table_index(s);
+    return 0;
+
+fail:
+    g_free(on_disk_reftable);
+    return ret;
+}
+
+/*
+ * Check the refcounts of the whole image against the references its
+ * metadata holds, and the COPIED flags; repair as fix allows.  The
+ * messages are QEMU 7.2's, on stderr.
+ */
+int qcow2_check_refcounts(BlockDriverState *bs, BdrvCheckResult *res,
+                          BdrvCheckMode fix)
+{
+    BDRVQcow2State *s = bs->opaque;
+    BdrvCheckResult pre_compare_res;
+    g_autofree void *refcount_table = NULL;
+    int64_t size, highest_cluster, nb_clusters;
+    bool rebuild = false;
+    int ret;
+
+    size = bdrv_getlength(bs->file->bs);
+    if (size < 0) {
+        res->check_errors++;
+        return size;
+    }
+    nb_clusters = size_to_clusters(s, size);
+    if (nb_clusters > INT_MAX) {
+        res->check_errors++;
+        return -EFBIG;
+    }
+
+    res->bfi.total_clusters =
+        size_to_clusters(s, bs->total_sectors * BDRV_SECTOR_SIZE);
+
+    ret = calculate_refcounts(bs, res, fix, &rebuild, &refcount_table,
+                              &nb_clusters);
+    if (ret < 0) {
+        return ret;
+    }
+
+    /* Without a rebuild, a repair compares again from this state */
+    pre_compare_res = *res;
+    compare_refcounts(bs, res, 0, &rebuild, &highest_cluster, refcount_table,
+                      nb_clusters);
+
+    if (rebuild && (fix & BDRV_FIX_ERRORS)) {
+        BdrvCheckResult old_res = *res;
+        Error *local_err = NULL;
+        int fresh_leaks = 0;
+
+        fprintf(stderr, "Rebuilding refcount structure\n");
+        ret = rebuild_refcount_structure(bs, res, &refcount_table,
+                                         &nb_clusters, &local_err);
+        if (ret < 0) {
+            error_report_err(local_err);
+            return ret;
+        }
+
+        res->corruptions = 0;
+        res->leaks = 0;
+
+        /* The structures moved: count the references again */
+        rebuild = false;
+        memset(refcount_table, 0, refcount_array_byte_size(s, nb_clusters));
+        ret = calculate_refcounts(bs, res, 0, &rebuild, &refcount_table,
+                                  &nb_clusters);
+        if (ret < 0) {
+            return ret;
+        }
+
+        if (fix & BDRV_FIX_LEAKS) {
+            /*
+             * The old structures are leaked now: free them.  Only leaks
+             * the rebuild itself caused and could not free are reported.
+             */
+            BdrvCheckResult saved_res = *res;
+
+            *res = (BdrvCheckResult){ 0 };
+            compare_refcounts(bs, res, BDRV_FIX_LEAKS, &rebuild,
+                              &highest_cluster, refcount_table, nb_clusters);
+            if (rebuild) {
+                fprintf(stderr, "ERROR rebuilt refcount structure is still "
+                        "broken\n");
+            }
+            fresh_leaks = res->leaks;
+            *res = saved_res;
+        }
+
+        if (res->corruptions < old_res.corruptions) {
+            res->corruptions_fixed += old_res.corruptions - res->corruptions;
+        }
+        if (res->leaks < old_res.leaks) {
+            res->leaks_fixed += old_res.leaks - res->leaks;
+        }
+        res->leaks += fresh_leaks;
+    } else if (fix) {
+        if (rebuild) {
+            fprintf(stderr, "ERROR need to rebuild refcount structures\n");
+            res->check_errors++;
+            return -EIO;
+        }
+        if (res->leaks || res->corruptions) {
+            *res = pre_compare_res;
+            compare_refcounts(bs, res, fix, &rebuild, &highest_cluster,
+                              refcount_table, nb_clusters);
+        }
+    }
+
+    ret = check_oflag_copied(bs, res, fix);
+    if (ret < 0) {
+        return ret;
+    }
+
+    res->image_end_offset = (highest_cluster + 1) * s->cluster_size;
+    return 0;
 }
