@@ -17,24 +17,6 @@
 #include "qemu/units.h"
 #include "block/qcow2.h"
 
-/*
- * The type of an L2 entry as QEMU 7.2 sees it: unlike
- * qcow2_get_cluster_type(), the zero flag counts in v2 images too, so
- * that such an entry can be reported as corruption instead of being read.
- */
-static QCow2ClusterType l2_entry_type(uint64_t l2_entry)
-{
-    if (l2_entry & QCOW_OFLAG_COMPRESSED) {
-        return QCOW2_CLUSTER_COMPRESSED;
-    }
-    if (l2_entry & QCOW_OFLAG_ZERO) {
-        return (l2_entry & L2E_OFFSET_MASK) ? QCOW2_CLUSTER_ZERO_ALLOC
-                                            : QCOW2_CLUSTER_ZERO_PLAIN;
-    }
-    return (l2_entry & L2E_OFFSET_MASK) ? QCOW2_CLUSTER_NORMAL
-                                        : QCOW2_CLUSTER_UNALLOCATED;
-}
-
 /* Does the entry own a host cluster (or compressed bytes)? */
 static bool cluster_is_allocated(QCow2ClusterType type)
 {
@@ -411,11 +393,12 @@ static int get_cluster_table(BlockDriverState *bs, uint64_t offset,
  * one run: the same type and, for clusters with data, consecutive host
  * offsets.  Compressed clusters always come one at a time.
  */
-static int count_contiguous_clusters(int nb_clusters, uint64_t *l2_slice,
-                                     int l2_index, int cluster_size)
+static int count_contiguous_clusters(BlockDriverState *bs, int nb_clusters,
+                                     uint64_t *l2_slice, int l2_index)
 {
+    BDRVQcow2State *s = bs->opaque;
     uint64_t first = get_l2_entry(l2_slice, l2_index);
-    QCow2ClusterType type = l2_entry_type(first);
+    QCow2ClusterType type = qcow2_get_cluster_type(bs, first);
     bool check_offset = type == QCOW2_CLUSTER_NORMAL ||
                         type == QCOW2_CLUSTER_ZERO_ALLOC;
     uint64_t expected_offset = first & L2E_OFFSET_MASK;
@@ -428,11 +411,11 @@ static int count_contiguous_clusters(int nb_clusters, uint64_t *l2_slice,
     for (i = 1; i < nb_clusters; i++) {
         uint64_t l2_entry = get_l2_entry(l2_slice, l2_index + i);
 
-        if (l2_entry_type(l2_entry) != type) {
+        if (qcow2_get_cluster_type(bs, l2_entry) != type) {
             break;
         }
         if (check_offset) {
-            expected_offset += cluster_size;
+            expected_offset += s->cluster_size;
             if ((l2_entry & L2E_OFFSET_MASK) != expected_offset) {
                 break;
             }
@@ -495,7 +478,7 @@ int qcow2_get_host_offset(BlockDriverState *bs, uint64_t offset,
     nb_clusters = size_to_clusters(s, bytes_needed);
     assert(nb_clusters <= INT_MAX);
 
-    t = l2_entry_type(l2_entry);
+    t = qcow2_get_cluster_type(bs, l2_entry);
     if (s->qcow_version < 3 && (t == QCOW2_CLUSTER_ZERO_PLAIN ||
                                 t == QCOW2_CLUSTER_ZERO_ALLOC)) {
         qcow2_signal_corruption(bs, true, -1, -1, "Zero cluster entry found"
@@ -532,9 +515,8 @@ int qcow2_get_host_offset(BlockDriverState *bs, uint64_t offset,
         g_assert_not_reached();
     }
 
-    bytes_available = (uint64_t)count_contiguous_clusters(nb_clusters,
-                                                          l2_slice, l2_index,
-                                                          s->cluster_size)
+    bytes_available = (uint64_t)count_contiguous_clusters(bs, nb_clusters,
+                                                          l2_slice, l2_index)
                       << s->cluster_bits;
     qcow2_cache_put(s->l2_table_cache, (void **)&l2_slice);
 
@@ -577,9 +559,9 @@ void qcow2_parse_compressed_l2_entry(BlockDriverState *bs, uint64_t l2_entry,
  * clusters that are ours alone (COPIED) and hold data or preallocated
  * zeroes can be overwritten in place.
  */
-static bool cluster_needs_new_alloc(uint64_t l2_entry)
+static bool cluster_needs_new_alloc(BlockDriverState *bs, uint64_t l2_entry)
 {
-    switch (l2_entry_type(l2_entry)) {
+    switch (qcow2_get_cluster_type(bs, l2_entry)) {
     case QCOW2_CLUSTER_NORMAL:
     case QCOW2_CLUSTER_ZERO_ALLOC:
         return !(l2_entry & QCOW_OFLAG_COPIED);
@@ -609,7 +591,7 @@ static int count_single_write_clusters(BlockDriverState *bs, int nb_clusters,
     for (i = 0; i < nb_clusters; i++) {
         uint64_t l2_entry = get_l2_entry(l2_slice, l2_index + i);
 
-        if (cluster_needs_new_alloc(l2_entry) != new_alloc) {
+        if (cluster_needs_new_alloc(bs, l2_entry) != new_alloc) {
             break;
         }
         if (!new_alloc) {
@@ -653,7 +635,7 @@ static int calculate_l2_meta(BlockDriverState *bs,
         for (i = 0; i < nb_clusters; i++) {
             uint64_t l2_entry = get_l2_entry(l2_slice, l2_index + i);
 
-            if (l2_entry_type(l2_entry) != QCOW2_CLUSTER_NORMAL) {
+            if (qcow2_get_cluster_type(bs, l2_entry) != QCOW2_CLUSTER_NORMAL) {
                 all_data = false;
                 break;
             }
@@ -663,8 +645,8 @@ static int calculate_l2_meta(BlockDriverState *bs,
         }
     }
 
-    first_type = l2_entry_type(get_l2_entry(l2_slice, l2_index));
-    last_type = l2_entry_type(get_l2_entry(l2_slice,
+    first_type = qcow2_get_cluster_type(bs, get_l2_entry(l2_slice, l2_index));
+    last_type = qcow2_get_cluster_type(bs, get_l2_entry(l2_slice,
                                            l2_index + nb_clusters - 1));
 
     /*
@@ -794,7 +776,7 @@ static int coroutine_fn handle_copied(BlockDriverState *bs,
     l2_entry = get_l2_entry(l2_slice, l2_index);
     cluster_offset = l2_entry & L2E_OFFSET_MASK;
 
-    if (cluster_needs_new_alloc(l2_entry)) {
+    if (cluster_needs_new_alloc(bs, l2_entry)) {
         ret = 0;
         goto out;
     }
@@ -1346,7 +1328,8 @@ static int discard_in_l2_slice(BlockDriverState *bs, uint64_t offset,
     for (i = 0; i < nb_clusters; i++) {
         uint64_t old_l2_entry = get_l2_entry(l2_slice, l2_index + i);
         uint64_t new_l2_entry = old_l2_entry;
-        QCow2ClusterType cluster_type = l2_entry_type(old_l2_entry);
+        QCow2ClusterType cluster_type =
+            qcow2_get_cluster_type(bs, old_l2_entry);
 
         /*
          * full_discard: the cluster reads from the backing file again.
@@ -1436,7 +1419,7 @@ static int zero_in_l2_slice(BlockDriverState *bs, uint64_t offset,
 
     for (i = 0; i < nb_clusters; i++) {
         uint64_t old_l2_entry = get_l2_entry(l2_slice, l2_index + i);
-        QCow2ClusterType type = l2_entry_type(old_l2_entry);
+        QCow2ClusterType type = qcow2_get_cluster_type(bs, old_l2_entry);
         bool unmap = type == QCOW2_CLUSTER_COMPRESSED ||
                      ((flags & BDRV_REQ_MAY_UNMAP) &&
                       cluster_is_allocated(type));
