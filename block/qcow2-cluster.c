@@ -646,8 +646,8 @@ static int calculate_l2_meta(BlockDriverState *bs,
     }
 
     first_type = qcow2_get_cluster_type(bs, get_l2_entry(l2_slice, l2_index));
-    last_type = qcow2_get_cluster_type(bs, get_l2_entry(l2_slice,
-                                           l2_index + nb_clusters - 1));
+    last_type = qcow2_get_cluster_type(
+        bs, get_l2_entry(l2_slice, l2_index + nb_clusters - 1));
 
     /*
      * A new cluster gets its whole content: what the write does not cover
