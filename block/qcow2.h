@@ -25,6 +25,7 @@
 #include "block/block_int.h"
 #include "qemu/bswap.h"
 #include "qemu/coroutine.h"
+#include "qemu/units.h"
 
 /* ---- On-disk structures ---- */
 
