@@ -413,15 +413,17 @@ static inline void set_l2_entry(uint64_t *l2_slice, int idx, uint64_t entry)
     l2_slice[idx] = cpu_to_be64(entry);
 }
 
+/*
+ * The zero flag counts in v2 images too (as in QEMU 7.2), where
+ * qcow2_get_host_offset() reports it as corruption.
+ */
 static inline QCow2ClusterType qcow2_get_cluster_type(BlockDriverState *bs,
                                                       uint64_t l2_entry)
 {
-    BDRVQcow2State *s = bs->opaque;
-
     if (l2_entry & QCOW_OFLAG_COMPRESSED) {
         return QCOW2_CLUSTER_COMPRESSED;
     }
-    if ((l2_entry & QCOW_OFLAG_ZERO) && s->qcow_version >= 3) {
+    if (l2_entry & QCOW_OFLAG_ZERO) {
         return (l2_entry & L2E_OFFSET_MASK) ? QCOW2_CLUSTER_ZERO_ALLOC
                                             : QCOW2_CLUSTER_ZERO_PLAIN;
     }
