@@ -328,6 +328,11 @@ typedef struct BDRVQcow2State {
 
     int overlap_check;                  /* QCOW2_OL_* to check before writes */
     bool signaled_corruption;
+    bool dead;                          /* fatal corruption: I/O fails */
+
+    /* block_status: set RECURSE when only metadata was preallocated */
+    bool metadata_preallocation_checked;
+    bool metadata_preallocation;
 
     uint64_t incompatible_features;
     uint64_t compatible_features;
