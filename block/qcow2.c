@@ -13,6 +13,7 @@
 #include "qemu/osdep.h"
 #include "qemu/cutils.h"
 #include "qemu/error.h"
+#include "qemu/host-utils.h"
 #include "qemu/option.h"
 #include "qemu/timer.h"
 #include "block/block_int.h"
