@@ -618,8 +618,8 @@ static int qcow2_read_extensions(BlockDriverState *bs, uint64_t start,
             break;
 
         case QCOW2_EXT_MAGIC_FEATURE_TABLE:
-            if (feature_table && !*feature_table) {
-                /* Two zeroed entries past the data end the table. */
+            if (feature_table) {
+                /* The last table counts; zeroed entries end it. */
                 Qcow2Feature *t = g_malloc0(ext.len +
                                             2 * sizeof(Qcow2Feature));
 
@@ -630,6 +630,7 @@ static int qcow2_read_extensions(BlockDriverState *bs, uint64_t start,
                     g_free(t);
                     return ret;
                 }
+                g_free(*feature_table);
                 *feature_table = t;
             }
             break;
@@ -695,6 +696,7 @@ typedef struct Qcow2ReopenState {
     int overlap_check;
     bool discard_passthrough[QCOW2_DISCARD_MAX];
     uint64_t cache_clean_interval;
+    bool crypt_key_given;
 } Qcow2ReopenState;
 
 /*
@@ -838,7 +840,12 @@ static int qcow2_update_options_prepare(BlockDriverState *bs,
     QemuOpts *opts = qemu_opts_create(&qcow2_runtime_opts, NULL, 0,
                                       &error_abort);
     uint64_t l2_cache_size, l2_cache_entry_size, refcount_cache_size;
+    QDict *encryptopts = NULL;
+    const char *encryptfmt;
     int ret;
+
+    qdict_extract_subqdict(options, &encryptopts, "encrypt.");
+    encryptfmt = qdict_get_try_str(encryptopts, "format");
 
     if (!qemu_opts_absorb_qdict(opts, options, errp)) {
         ret = -EINVAL;
@@ -936,9 +943,29 @@ static int qcow2_update_options_prepare(BlockDriverState *bs,
         qemu_opt_get_bool(opts, QCOW2_OPT_DISCARD_SNAPSHOT, true);
     r->discard_passthrough[QCOW2_DISCARD_OTHER] =
         qemu_opt_get_bool(opts, QCOW2_OPT_DISCARD_OTHER, false);
+
+    if (s->crypt_method_header == QCOW_CRYPT_NONE && encryptfmt) {
+        error_setg(errp, "No encryption in image header, but options "
+                   "specified format '%s'", encryptfmt);
+        ret = -EINVAL;
+        goto fail;
+    }
+    if (s->crypt_method_header != QCOW_CRYPT_NONE && encryptfmt) {
+        const char *hdrfmt = s->crypt_method_header == QCOW_CRYPT_AES ?
+                             "aes" : "luks";
+
+        if (strcmp(encryptfmt, hdrfmt)) {
+            error_setg(errp, "Header reported '%s' encryption format but "
+                       "options specify '%s'", hdrfmt, encryptfmt);
+            ret = -EINVAL;
+            goto fail;
+        }
+    }
+    r->crypt_key_given = qdict_haskey(encryptopts, "key-secret");
     ret = 0;
 
 fail:
+    qobject_unref(encryptopts);
     qemu_opts_del(opts);
     return ret;
 }
@@ -994,6 +1021,7 @@ static void qcow2_update_options_commit(BlockDriverState *bs,
     s->l2_slice_size = r->l2_slice_size;
     s->overlap_check = r->overlap_check;
     s->use_lazy_refcounts = r->use_lazy_refcounts;
+    s->crypt_key_given = r->crypt_key_given;
     memcpy(s->discard_passthrough, r->discard_passthrough,
            sizeof(s->discard_passthrough));
 
@@ -1021,28 +1049,105 @@ int qcow2_update_options(BlockDriverState *bs, QDict *options, int flags,
 
 /* ---- Check ---- */
 
+/* Sum the counts; the allocation figures come from the refcount check. */
 static void qcow2_add_check_result(BdrvCheckResult *out,
-                                   const BdrvCheckResult *src)
+                                   const BdrvCheckResult *src,
+                                   bool set_allocation_info)
 {
     out->corruptions += src->corruptions;
     out->leaks += src->leaks;
     out->check_errors += src->check_errors;
     out->corruptions_fixed += src->corruptions_fixed;
     out->leaks_fixed += src->leaks_fixed;
-    out->image_end_offset = src->image_end_offset;
-    out->bfi = src->bfi;
+    if (set_allocation_info) {
+        out->image_end_offset = src->image_end_offset;
+        out->bfi = src->bfi;
+    }
+}
+
+static int qcow2_check_snapshot_table(BlockDriverState *bs, Error **errp);
+
+/*
+ * An open for check skips the snapshot table: read and check it here,
+ * with QEMU's messages; -r all drops snapshots beyond the maximum.
+ */
+static int qcow2_check_read_snapshot_table(BlockDriverState *bs,
+                                           BdrvCheckResult *result,
+                                           BdrvCheckMode fix)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint8_t ptr[12];            /* nb_snapshots, snapshots_offset */
+    Error *local_err = NULL;
+    int ret;
+
+    ret = bdrv_pread(bs->file, offsetof(QCowHeader, nb_snapshots),
+                     sizeof(ptr), ptr, 0);
+    if (ret < 0) {
+        result->check_errors++;
+        fprintf(stderr, "ERROR failed to read the snapshot table pointer "
+                "from the image header: %s\n", strerror(-ret));
+        return ret;
+    }
+    s->nb_snapshots = ldl_be_p(ptr);
+    s->snapshots_offset = ldq_be_p(ptr + 4);
+
+    if (s->nb_snapshots > QCOW_MAX_SNAPSHOTS && (fix & BDRV_FIX_ERRORS)) {
+        uint32_t nb = cpu_to_be32(QCOW_MAX_SNAPSHOTS);
+
+        fprintf(stderr, "Discarding %u overhanging snapshots\n",
+                s->nb_snapshots - QCOW_MAX_SNAPSHOTS);
+        result->corruptions_fixed += s->nb_snapshots - QCOW_MAX_SNAPSHOTS;
+        s->nb_snapshots = QCOW_MAX_SNAPSHOTS;
+        ret = bdrv_pwrite_sync(bs->file, offsetof(QCowHeader, nb_snapshots),
+                               sizeof(nb), &nb, 0);
+        if (ret < 0) {
+            result->check_errors++;
+            fprintf(stderr, "ERROR failed to update the snapshot count in the "
+                    "image header: %s\n", strerror(-ret));
+            return ret;
+        }
+    }
+
+    ret = qcow2_validate_table(bs, s->snapshots_offset, s->nb_snapshots,
+                               QCOW2_SNAPSHOT_HEADER_SIZE,
+                               QCOW2_SNAPSHOT_HEADER_SIZE * QCOW_MAX_SNAPSHOTS,
+                               "snapshot table", &local_err);
+    if (ret == 0) {
+        ret = qcow2_check_snapshot_table(bs, &local_err);
+    }
+    if (ret < 0) {
+        result->check_errors++;
+        error_reportf_err(local_err, "ERROR ");
+        if (s->nb_snapshots > QCOW_MAX_SNAPSHOTS) {
+            fprintf(stderr, "You can force-remove all %u overhanging "
+                    "snapshots with qemu-img check -r all\n",
+                    s->nb_snapshots - QCOW_MAX_SNAPSHOTS);
+        }
+        /* Unread: forget it. */
+        s->snapshots_offset = 0;
+        s->nb_snapshots = 0;
+        return ret;
+    }
+    return 0;
 }
 
 /* Called with s->lock held (or before the node is in use). */
 static int qcow2_check_locked(BlockDriverState *bs, BdrvCheckResult *result,
                               BdrvCheckMode fix)
 {
+    BdrvCheckResult snapshot_res = { 0 };
     BdrvCheckResult refcount_res = { 0 };
     int ret;
 
     memset(result, 0, sizeof(*result));
+    ret = qcow2_check_read_snapshot_table(bs, &snapshot_res, fix);
+    if (ret < 0) {
+        qcow2_add_check_result(result, &snapshot_res, false);
+        return ret;
+    }
     ret = qcow2_check_refcounts(bs, &refcount_res, fix);
-    qcow2_add_check_result(result, &refcount_res);
+    qcow2_add_check_result(result, &refcount_res, true);
+    qcow2_add_check_result(result, &snapshot_res, false);
     if (ret < 0) {
         return ret;
     }
@@ -1247,15 +1352,12 @@ static int qcow2_do_open(BlockDriverState *bs, QDict *options, int flags,
     s->refcount_max += s->refcount_max - 1;
 
     if (header.crypt_method > QCOW_CRYPT_LUKS) {
-        error_setg(errp, "Unsupported encryption method: %" PRIu32,
+        error_setg(errp, "Unsupported encryption method %" PRIu32,
                    header.crypt_method);
         return -EINVAL;
     }
     s->crypt_method_header = header.crypt_method;
-    if (s->crypt_method_header) {
-        error_setg(errp, "Encrypted qcow2 images are not supported");
-        return -ENOTSUP;
-    }
+    bs->encrypted = s->crypt_method_header != QCOW_CRYPT_NONE;
 
     s->l2_bits = s->cluster_bits - 3;
     s->l2_size = 1 << s->l2_bits;
@@ -1351,6 +1453,22 @@ static int qcow2_do_open(BlockDriverState *bs, QDict *options, int flags,
         return -EINVAL;
     }
     s->data_file = bs->file;
+
+    /*
+     * Encrypted images can be inspected (no guest I/O: QEMU needs no key
+     * then), but not read or written: we have no cipher.
+     */
+    if (s->crypt_method_header &&
+        (!(flags & BDRV_O_NO_IO) ||
+         s->crypt_method_header != QCOW_CRYPT_AES)) {
+        if (!s->crypt_key_given) {
+            error_setg(errp, "Parameter 'encrypt.key-secret' is required for "
+                       "cipher");
+            return -EINVAL;
+        }
+        error_setg(errp, "Encrypted qcow2 images are not supported");
+        return -ENOTSUP;
+    }
 
     if (header.backing_file_offset != 0) {
         uint32_t len = header.backing_file_size;
@@ -2168,6 +2286,12 @@ static ImageInfoSpecific *qcow2_get_specific_info(BlockDriverState *bs,
         qdict_put_bool(d, "corrupt",
                        s->incompatible_features & QCOW2_INCOMPAT_CORRUPT);
         qdict_put_int(d, "refcount-bits", s->refcount_bits);
+    }
+    if (s->crypt_method_header == QCOW_CRYPT_AES) {
+        QDict *encrypt = qdict_new();
+
+        qdict_put_str(encrypt, "format", "aes");
+        qdict_put(d, "encrypt", encrypt);
     }
     qdict_put_str(d, "compression-type",
                   s->compression_type == QCOW2_COMPRESSION_TYPE_ZSTD ?

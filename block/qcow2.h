@@ -309,6 +309,7 @@ typedef struct BDRVQcow2State {
     CoMutex lock;                       /* all metadata */
 
     uint32_t crypt_method_header;
+    bool crypt_key_given;               /* encrypt.key-secret was set */
     uint64_t snapshots_offset;
     int snapshots_size;
     unsigned int nb_snapshots;
