@@ -569,6 +569,7 @@ static void qcow2_free_unknown_header_ext(BDRVQcow2State *s)
  */
 static int qcow2_read_extensions(BlockDriverState *bs, uint64_t start,
                                  uint64_t end, Qcow2Feature **feature_table,
+                                 bool *has_data_file, bool *has_crypto_header,
                                  Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
@@ -632,6 +633,18 @@ static int qcow2_read_extensions(BlockDriverState *bs, uint64_t start,
                 }
                 g_free(*feature_table);
                 *feature_table = t;
+            }
+            break;
+
+        case QCOW2_EXT_MAGIC_DATA_FILE:
+            if (has_data_file) {
+                *has_data_file = true;
+            }
+            break;
+
+        case QCOW2_EXT_MAGIC_CRYPTO_HEADER:
+            if (has_crypto_header) {
+                *has_crypto_header = true;
             }
             break;
 
@@ -1178,9 +1191,9 @@ static int coroutine_fn qcow2_co_check(BlockDriverState *bs,
 /* ---- Open, close, reopen ---- */
 
 /*
- * The snapshot table: entries are checked for size and kept only as a
- * count and offset (no snapshot operations yet); their L1 tables are
- * validated so that the refcount code can trust them.
+ * The snapshot table: entries are walked for their sizes, as QEMU reads
+ * them, and only the count, offset and total size are kept (no snapshot
+ * operations yet).
  */
 static int qcow2_check_snapshot_table(BlockDriverState *bs, Error **errp)
 {
@@ -1190,9 +1203,7 @@ static int qcow2_check_snapshot_table(BlockDriverState *bs, Error **errp)
     int ret;
 
     for (unsigned i = 0; i < s->nb_snapshots; i++) {
-        uint32_t extra, id_len, name_len;
-        uint64_t l1_offset;
-        uint32_t l1_size;
+        uint32_t extra;
 
         offset = ROUND_UP(offset, 8);
         ret = bdrv_pread(bs->file, offset, sizeof(h), h, 0);
@@ -1200,25 +1211,21 @@ static int qcow2_check_snapshot_table(BlockDriverState *bs, Error **errp)
             error_setg_errno(errp, -ret, "Failed to read snapshot table");
             return ret;
         }
-        l1_offset = ldq_be_p(h);
-        l1_size = ldl_be_p(h + 8);
-        id_len = lduw_be_p(h + 12);
-        name_len = lduw_be_p(h + 14);
         extra = ldl_be_p(h + 36);
         if (extra > QCOW_MAX_SNAPSHOT_EXTRA_DATA) {
             error_setg(errp, "Too much extra metadata in snapshot table "
                        "entry %u", i);
+            error_append_hint(errp, "You can force-remove this extra "
+                              "metadata with qemu-img check -r all\n");
             return -EFBIG;
         }
-        ret = qcow2_validate_table(bs, l1_offset, l1_size, sizeof(uint64_t),
-                                   QCOW_MAX_L1_SIZE, "Snapshot L1 table",
-                                   errp);
-        if (ret < 0) {
-            return ret;
-        }
-        offset += sizeof(h) + extra + id_len + name_len;
+        /* header, extra data, id, name */
+        offset += sizeof(h) + extra + lduw_be_p(h + 12) + lduw_be_p(h + 14);
         if (offset - s->snapshots_offset > QCOW_MAX_SNAPSHOTS_SIZE) {
             error_setg(errp, "Snapshot table is too big");
+            error_append_hint(errp, "You can force-remove all %u overhanging "
+                              "snapshots with qemu-img check -r all\n",
+                              s->nb_snapshots - i);
             return -EFBIG;
         }
     }
@@ -1233,6 +1240,7 @@ static int qcow2_do_open(BlockDriverState *bs, QDict *options, int flags,
     QCowHeader header;
     uint64_t ext_end;
     int64_t l1_vm_state_index;
+    bool has_data_file = false, has_crypto_header = false;
     int ret;
 
     ret = bdrv_pread(bs->file, 0, sizeof(header), &header, 0);
@@ -1308,7 +1316,7 @@ static int qcow2_do_open(BlockDriverState *bs, QDict *options, int flags,
         g_autofree Qcow2Feature *table = NULL;
 
         qcow2_read_extensions(bs, header.header_length, ext_end, &table,
-                              NULL);
+                              NULL, NULL, NULL);
         qcow2_report_unsupported_feature(errp, table,
                                          s->incompatible_features &
                                          ~QCOW2_INCOMPAT_KNOWN);
@@ -1324,20 +1332,8 @@ static int qcow2_do_open(BlockDriverState *bs, QDict *options, int flags,
     }
 
     /* Known to QEMU, not (yet) to us: refuse rather than misread. */
-    if (s->incompatible_features & (QCOW2_INCOMPAT_EXTL2 |
-                                    QCOW2_INCOMPAT_DATA_FILE)) {
-        static const Qcow2Feature ours[] = {
-            { QCOW2_FEAT_TYPE_INCOMPATIBLE, QCOW2_INCOMPAT_DATA_FILE_BITNR,
-              "external data file" },
-            { QCOW2_FEAT_TYPE_INCOMPATIBLE, QCOW2_INCOMPAT_EXTL2_BITNR,
-              "extended L2 entries" },
-            { 0, 0, "" },
-        };
-
-        qcow2_report_unsupported_feature(errp, ours,
-                                         s->incompatible_features &
-                                         (QCOW2_INCOMPAT_EXTL2 |
-                                          QCOW2_INCOMPAT_DATA_FILE));
+    if (s->incompatible_features & QCOW2_INCOMPAT_EXTL2) {
+        error_setg(errp, "Unsupported qcow2 feature(s): extended L2 entries");
         return -ENOTSUP;
     }
 
@@ -1448,11 +1444,25 @@ static int qcow2_do_open(BlockDriverState *bs, QDict *options, int flags,
     }
 
     ret = qcow2_read_extensions(bs, header.header_length, ext_end, NULL,
-                                errp);
+                                &has_data_file, &has_crypto_header, errp);
     if (ret < 0) {
         return -EINVAL;
     }
     s->data_file = bs->file;
+    if (s->incompatible_features & QCOW2_INCOMPAT_DATA_FILE) {
+        if (!has_data_file) {
+            error_setg(errp, "'data-file' is required for this image");
+            return -EINVAL;
+        }
+        error_setg(errp, "Unsupported qcow2 feature(s): external data file");
+        return -ENOTSUP;
+    }
+    if (s->crypt_method_header == QCOW_CRYPT_LUKS && !has_crypto_header &&
+        !(flags & BDRV_O_NO_IO)) {
+        error_setg(errp, "Missing CRYPTO header for crypt method %d",
+                   s->crypt_method_header);
+        return -EINVAL;
+    }
 
     /*
      * Encrypted images can be inspected (no guest I/O: QEMU needs no key
