@@ -191,7 +191,7 @@ enum qcow2_discard_type {
     QCOW2_DISCARD_MAX
 };
 
-/* Metadata that overlap checks protect (bits of BDRVQcow2State.overlap_check) */
+/* Metadata that overlap checks protect (bits of s->overlap_check) */
 typedef enum QCow2MetadataOverlap {
     QCOW2_OL_MAIN_HEADER        = 1 << 0,
     QCOW2_OL_ACTIVE_L1          = 1 << 1,
