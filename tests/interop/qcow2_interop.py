@@ -447,7 +447,7 @@ class SeqGen:
         if k < 0.96 and not self.cfg.snapshots:
             # whole clusters up or down
             new = self.size + r.choice([-2, -1, 1, 3]) * self.cs
-            if new <= 0:
+            if new < 4 * self.cs:
                 return ['flush']
             self.size = new
             self.model.resize(new)
@@ -480,7 +480,7 @@ def seq_config(seed):
     cfg.snapshots = cfg.refcount_bits > 1 and r.random() < 0.25
     unit = max(cfg.cluster_size, 64 * KiB)
     cfg.size = unit * r.randrange(8, 33) if cfg.cluster_size < 2 * MiB \
-        else 8 * MiB
+        else 16 * MiB
     cfg.invocations = r.randrange(5, 10)
     cfg.backing_size = cfg.size - r.choice([0, 0, cfg.size // 4])
     return r, cfg
