@@ -608,10 +608,11 @@ static int count_single_write_clusters(BlockDriverState *bs, int nb_clusters,
  * Record the allocation of the clusters at host_cluster_offset for the
  * guest range [guest_offset, guest_offset + bytes) in a new QCowL2Meta
  * (prepended to *m), with the head and tail that copy-on-write must fill.
- * keep_old: the clusters are already in the L2 table (preallocated zero
- * clusters written in place); when they all hold data nothing is needed.
+ * keep_old: the clusters are already in the L2 table and written in
+ * place; only preallocated zero clusters among them need an L2 update (and
+ * COW), so when they all hold data nothing is recorded.
  */
-static int calculate_l2_meta(BlockDriverState *bs,
+static void calculate_l2_meta(BlockDriverState *bs,
                              uint64_t host_cluster_offset,
                              uint64_t guest_offset, unsigned bytes,
                              uint64_t *l2_slice, QCowL2Meta **m,
@@ -641,7 +642,7 @@ static int calculate_l2_meta(BlockDriverState *bs,
             }
         }
         if (all_data) {
-            return 0;
+            return;
         }
     }
 
@@ -683,7 +684,6 @@ static int calculate_l2_meta(BlockDriverState *bs,
     };
     qemu_co_queue_init(&(*m)->dependent_requests);
     QLIST_INSERT_HEAD(&s->cluster_allocs, *m, next_in_flight);
-    return 0;
 }
 
 /*
@@ -816,11 +816,8 @@ static int coroutine_fn handle_copied(BlockDriverState *bs,
                          offset_into_cluster(s, guest_offset));
     assert(*bytes != 0);
 
-    ret = calculate_l2_meta(bs, cluster_offset, guest_offset, *bytes,
-                            l2_slice, m, true);
-    if (ret < 0) {
-        goto out;
-    }
+    calculate_l2_meta(bs, cluster_offset, guest_offset, *bytes, l2_slice, m,
+                      true);
     ret = 1;
 
 out:
@@ -923,11 +920,8 @@ static int coroutine_fn handle_alloc(BlockDriverState *bs,
     *bytes = MIN(*bytes, nb_bytes - in_cluster);
     assert(*bytes != 0);
 
-    ret = calculate_l2_meta(bs, alloc_cluster_offset, guest_offset, *bytes,
-                            l2_slice, m, false);
-    if (ret < 0) {
-        goto out;
-    }
+    calculate_l2_meta(bs, alloc_cluster_offset, guest_offset, *bytes,
+                      l2_slice, m, false);
     ret = 1;
 
 out:
