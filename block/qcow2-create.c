@@ -760,6 +760,11 @@ int coroutine_fn qcow2_co_truncate(BlockDriverState *bs, int64_t offset,
     QDict *options;
     int ret;
 
+    if (s->dead) {
+        /* As QEMU's core says for a node whose driver is gone. */
+        error_setg(errp, "No medium inserted");
+        return -ENOMEDIUM;
+    }
     if (!QEMU_IS_ALIGNED(offset, BDRV_SECTOR_SIZE)) {
         error_setg(errp, "The new size must be a multiple of %u",
                    (unsigned)BDRV_SECTOR_SIZE);

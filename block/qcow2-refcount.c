@@ -1992,12 +1992,71 @@ static int check_refblocks(BlockDriverState *bs, BdrvCheckResult *res,
     return 0;
 }
 
+static void free_snapshot_list(QCowSnapshot *list, unsigned nb)
+{
+    for (unsigned i = 0; list && i < nb; i++) {
+        g_free(list[i].id_str);
+        g_free(list[i].name);
+    }
+    g_free(list);
+}
+
+/*
+ * Read the L1 table location, id and name of every snapshot from the
+ * snapshot table, for when qcow2.c does not keep s->snapshots.  The
+ * table's size was validated when the image was opened or checked.
+ */
+static int read_snapshot_list(BlockDriverState *bs, QCowSnapshot **list)
+{
+    BDRVQcow2State *s = bs->opaque;
+    QCowSnapshot *sn = g_new0(QCowSnapshot, s->nb_snapshots);
+    uint64_t offset = s->snapshots_offset;
+    int ret;
+
+    for (unsigned i = 0; i < s->nb_snapshots; i++) {
+        /* l1_table_offset, l1_size, id and name sizes, ..., extra size */
+        uint8_t h[40];
+        uint16_t id_size, name_size;
+
+        offset = ROUND_UP(offset, 8);
+        ret = bdrv_pread(bs->file, offset, sizeof(h), h, 0);
+        if (ret < 0) {
+            goto fail;
+        }
+        sn[i].l1_table_offset = ldq_be_p(h);
+        sn[i].l1_size = ldl_be_p(h + 8);
+        id_size = lduw_be_p(h + 12);
+        name_size = lduw_be_p(h + 14);
+        offset += sizeof(h) + ldl_be_p(h + 36);
+
+        sn[i].id_str = g_malloc0(id_size + 1);
+        ret = bdrv_pread(bs->file, offset, id_size, sn[i].id_str, 0);
+        if (ret < 0) {
+            goto fail;
+        }
+        offset += id_size;
+        sn[i].name = g_malloc0(name_size + 1);
+        ret = bdrv_pread(bs->file, offset, name_size, sn[i].name, 0);
+        if (ret < 0) {
+            goto fail;
+        }
+        offset += name_size;
+    }
+    *list = sn;
+    return 0;
+
+fail:
+    free_snapshot_list(sn, s->nb_snapshots);
+    return ret;
+}
+
 /* Build the IMRT: count every reference the metadata holds. */
 static int calculate_refcounts(BlockDriverState *bs, BdrvCheckResult *res,
                                BdrvCheckMode fix, bool *rebuild,
                                void **refcount_table, int64_t *nb_clusters)
 {
     BDRVQcow2State *s = bs->opaque;
+    QCowSnapshot *loaded = NULL;
     int ret;
 
     if (!*refcount_table) {
@@ -2032,8 +2091,15 @@ static int calculate_refcounts(BlockDriverState *bs, BdrvCheckResult *res,
                 s->nb_snapshots);
         res->corruptions++;
     }
-    for (unsigned i = 0; s->snapshots && i < s->nb_snapshots; i++) {
-        QCowSnapshot *sn = &s->snapshots[i];
+    if (s->nb_snapshots && !s->snapshots) {
+        ret = read_snapshot_list(bs, &loaded);
+        if (ret < 0) {
+            res->check_errors++;
+            return ret;
+        }
+    }
+    for (unsigned i = 0; i < s->nb_snapshots; i++) {
+        QCowSnapshot *sn = s->snapshots ? &s->snapshots[i] : &loaded[i];
 
         if (offset_into_cluster(s, sn->l1_table_offset)) {
             fprintf(stderr, "ERROR snapshot %s (%s) l1_offset=%#" PRIx64 ": "
@@ -2053,9 +2119,11 @@ static int calculate_refcounts(BlockDriverState *bs, BdrvCheckResult *res,
                                  sn->l1_table_offset, sn->l1_size, 0, fix,
                                  false);
         if (ret < 0) {
+            free_snapshot_list(loaded, s->nb_snapshots);
             return ret;
         }
     }
+    free_snapshot_list(loaded, s->nb_snapshots);
     ret = inc_refcounts_imrt(bs, res, refcount_table, nb_clusters,
                              s->snapshots_offset, s->snapshots_size);
     if (ret < 0) {

@@ -1887,6 +1887,65 @@ static bool qcow2_merge_cow(uint64_t offset, unsigned bytes,
     return false;
 }
 
+/* Nothing in the backing chain at [offset, offset + bytes)? (fast) */
+static bool coroutine_fn qcow2_is_unallocated(BlockDriverState *bs,
+                                              int64_t offset, int64_t bytes)
+{
+    int64_t nr;
+
+    return !bytes ||
+           (!bdrv_co_is_allocated_above(bs, NULL, false, offset, bytes, &nr) &&
+            nr == bytes);
+}
+
+/*
+ * Copy-on-write regions that would copy zeroes: zero the new clusters in
+ * the file instead (one cheap request, no buffer) and skip the copy.
+ */
+static int coroutine_fn qcow2_handle_alloc_space(BlockDriverState *bs,
+                                                 QCowL2Meta *l2meta)
+{
+    BDRVQcow2State *s = bs->opaque;
+
+    if (!(s->data_file->bs->supported_zero_flags & BDRV_REQ_NO_FALLBACK)) {
+        return 0;
+    }
+
+    for (QCowL2Meta *m = l2meta; m; m = m->next) {
+        uint64_t host_start = m->alloc_offset + m->cow_start.offset;
+        unsigned nb_bytes = m->cow_end.offset + m->cow_end.nb_bytes -
+                            m->cow_start.offset;
+        int ret;
+
+        if (!m->cow_start.nb_bytes && !m->cow_end.nb_bytes) {
+            continue;
+        }
+        if (!qcow2_is_unallocated(bs, m->offset + m->cow_start.offset,
+                                  m->cow_start.nb_bytes) ||
+            !qcow2_is_unallocated(bs, m->offset + m->cow_end.offset,
+                                  m->cow_end.nb_bytes)) {
+            continue;
+        }
+
+        ret = qcow2_pre_write_overlap_check(bs, 0, host_start, nb_bytes,
+                                            true);
+        if (ret < 0) {
+            return ret;
+        }
+        bdrv_debug_event(bs->file->bs, BLKDBG_CLUSTER_ALLOC_SPACE);
+        ret = bdrv_co_pwrite_zeroes(s->data_file, host_start, nb_bytes,
+                                    BDRV_REQ_NO_FALLBACK);
+        if (ret < 0) {
+            if (ret != -ENOTSUP && ret != -EAGAIN) {
+                return ret;
+            }
+            continue;
+        }
+        m->skip_cow = true;
+    }
+    return 0;
+}
+
 int qcow2_handle_l2meta(BlockDriverState *bs, QCowL2Meta **pl2meta,
                         bool link_l2)
 {
@@ -1944,7 +2003,9 @@ int coroutine_fn qcow2_co_pwritev_part(BlockDriverState *bs, int64_t offset,
         }
         qemu_co_mutex_unlock(&s->lock);
 
-        if (!qcow2_merge_cow(offset, cur_bytes, qiov, qiov_offset, l2meta)) {
+        ret = qcow2_handle_alloc_space(bs, l2meta);
+        if (ret >= 0 &&
+            !qcow2_merge_cow(offset, cur_bytes, qiov, qiov_offset, l2meta)) {
             bdrv_debug_event(bs->file->bs, BLKDBG_WRITE_AIO);
             ret = bdrv_co_pwritev_part(s->data_file, host_offset, cur_bytes,
                                        qiov, qiov_offset, 0);
@@ -1964,11 +2025,8 @@ out_locked:
         bytes -= cur_bytes;
         qiov_offset += cur_bytes;
     }
-
-    if (flags & BDRV_REQ_FUA) {
-        ret = bdrv_co_flush(bs);
-    }
-    return ret;
+    /* No FUA in supported_write_flags: the core flushes after the write. */
+    return 0;
 }
 
 /* Does guest [offset, offset + bytes) read as zeroes (backing included)? */
@@ -2266,6 +2324,9 @@ static int qcow2_get_info(BlockDriverState *bs, BlockDriverInfo *bdi)
 {
     BDRVQcow2State *s = bs->opaque;
 
+    if (s->dead) {
+        return -ENOMEDIUM;
+    }
     bdi->cluster_size = s->cluster_size;
     bdi->vm_state_offset = qcow2_vm_state_offset(s);
     bdi->is_dirty = s->incompatible_features & QCOW2_INCOMPAT_DIRTY;
