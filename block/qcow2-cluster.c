@@ -608,10 +608,11 @@ static int count_single_write_clusters(BlockDriverState *bs, int nb_clusters,
  * Record the allocation of the clusters at host_cluster_offset for the
  * guest range [guest_offset, guest_offset + bytes) in a new QCowL2Meta
  * (prepended to *m), with the head and tail that copy-on-write must fill.
- * keep_old: the clusters are already in the L2 table (preallocated zero
- * clusters written in place); when they all hold data nothing is needed.
+ * keep_old: the clusters are already in the L2 table and written in
+ * place; only preallocated zero clusters among them need an L2 update (and
+ * COW), so when they all hold data nothing is recorded.
  */
-static int calculate_l2_meta(BlockDriverState *bs,
+static void calculate_l2_meta(BlockDriverState *bs,
                              uint64_t host_cluster_offset,
                              uint64_t guest_offset, unsigned bytes,
                              uint64_t *l2_slice, QCowL2Meta **m,
@@ -641,7 +642,7 @@ static int calculate_l2_meta(BlockDriverState *bs,
             }
         }
         if (all_data) {
-            return 0;
+            return;
         }
     }
 
@@ -683,7 +684,6 @@ static int calculate_l2_meta(BlockDriverState *bs,
     };
     qemu_co_queue_init(&(*m)->dependent_requests);
     QLIST_INSERT_HEAD(&s->cluster_allocs, *m, next_in_flight);
-    return 0;
 }
 
 /*
@@ -738,6 +738,24 @@ static int coroutine_fn handle_dependencies(BlockDriverState *bs,
 }
 
 /*
+ * The clusters a write to guest [guest_offset, guest_offset + bytes) deals
+ * with in one go: up to the end of the L2 slice, at most one request's
+ * worth.  Gets that slice ready to be modified.
+ */
+static int get_write_range(BlockDriverState *bs, uint64_t guest_offset,
+                           uint64_t bytes, uint64_t *nb_clusters,
+                           uint64_t **l2_slice, int *l2_index)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t n = size_to_clusters(s, offset_into_cluster(s, guest_offset) +
+                                     bytes);
+
+    n = MIN(n, s->l2_slice_size - offset_to_l2_slice_index(s, guest_offset));
+    *nb_clusters = MIN(n, BDRV_REQUEST_MAX_BYTES >> s->cluster_bits);
+    return get_cluster_table(bs, guest_offset, l2_slice, l2_index);
+}
+
+/*
  * Use the clusters at guest_offset that can be written in place (COPIED).
  * *host_offset: INV_OFFSET, or the host offset the run must continue at.
  * Returns 1 with *host_offset and *bytes set to the run found, 0 if the
@@ -761,14 +779,8 @@ static int coroutine_fn handle_copied(BlockDriverState *bs,
            offset_into_cluster(s, guest_offset) ==
            offset_into_cluster(s, *host_offset));
 
-    /* Stay within one L2 slice and one request */
-    nb_clusters = size_to_clusters(s, offset_into_cluster(s, guest_offset) +
-                                      *bytes);
-    l2_index = offset_to_l2_slice_index(s, guest_offset);
-    nb_clusters = MIN(nb_clusters, s->l2_slice_size - l2_index);
-    nb_clusters = MIN(nb_clusters, BDRV_REQUEST_MAX_BYTES >> s->cluster_bits);
-
-    ret = get_cluster_table(bs, guest_offset, &l2_slice, &l2_index);
+    ret = get_write_range(bs, guest_offset, *bytes, &nb_clusters, &l2_slice,
+                          &l2_index);
     if (ret < 0) {
         return ret;
     }
@@ -804,11 +816,8 @@ static int coroutine_fn handle_copied(BlockDriverState *bs,
                          offset_into_cluster(s, guest_offset));
     assert(*bytes != 0);
 
-    ret = calculate_l2_meta(bs, cluster_offset, guest_offset, *bytes,
-                            l2_slice, m, true);
-    if (ret < 0) {
-        goto out;
-    }
+    calculate_l2_meta(bs, cluster_offset, guest_offset, *bytes, l2_slice, m,
+                      true);
     ret = 1;
 
 out:
@@ -872,12 +881,8 @@ static int coroutine_fn handle_alloc(BlockDriverState *bs,
 
     assert(*bytes > 0);
 
-    nb_clusters = size_to_clusters(s, in_cluster + *bytes);
-    l2_index = offset_to_l2_slice_index(s, guest_offset);
-    nb_clusters = MIN(nb_clusters, s->l2_slice_size - l2_index);
-    nb_clusters = MIN(nb_clusters, BDRV_REQUEST_MAX_BYTES >> s->cluster_bits);
-
-    ret = get_cluster_table(bs, guest_offset, &l2_slice, &l2_index);
+    ret = get_write_range(bs, guest_offset, *bytes, &nb_clusters, &l2_slice,
+                          &l2_index);
     if (ret < 0) {
         return ret;
     }
@@ -915,11 +920,8 @@ static int coroutine_fn handle_alloc(BlockDriverState *bs,
     *bytes = MIN(*bytes, nb_bytes - in_cluster);
     assert(*bytes != 0);
 
-    ret = calculate_l2_meta(bs, alloc_cluster_offset, guest_offset, *bytes,
-                            l2_slice, m, false);
-    if (ret < 0) {
-        goto out;
-    }
+    calculate_l2_meta(bs, alloc_cluster_offset, guest_offset, *bytes,
+                      l2_slice, m, false);
     ret = 1;
 
 out:
@@ -1303,13 +1305,56 @@ int coroutine_fn qcow2_alloc_compressed_cluster_offset(BlockDriverState *bs,
 /* ---- Discard and zero clusters ---- */
 
 /*
- * Discard nb_clusters clusters from offset, at most up to the end of its
- * L2 slice; returns how many were handled, or -errno.
+ * How an L2 entry changes: returns the new entry and sets *free_old when
+ * the old entry's host cluster (or compressed bytes) must be freed.
  */
-static int discard_in_l2_slice(BlockDriverState *bs, uint64_t offset,
-                               uint64_t nb_clusters,
-                               enum qcow2_discard_type type,
-                               bool full_discard)
+typedef uint64_t L2EntryRule(BlockDriverState *bs, uint64_t old_l2_entry,
+                             int arg, bool *free_old);
+
+/*
+ * Discard: arg is full_discard.  A full discard empties the entry, so the
+ * cluster reads from the backing file again.  Otherwise it must read as
+ * zeroes, which takes the zero flag (v3) unless nothing shows through
+ * anyway; v2 can only unmap.
+ */
+static uint64_t discard_rule(BlockDriverState *bs, uint64_t old_l2_entry,
+                             int full_discard, bool *free_old)
+{
+    BDRVQcow2State *s = bs->opaque;
+    QCow2ClusterType type = qcow2_get_cluster_type(bs, old_l2_entry);
+
+    *free_old = true;
+    if (full_discard) {
+        return 0;
+    }
+    if (bs->backing || cluster_is_allocated(type)) {
+        return s->qcow_version >= 3 ? QCOW_OFLAG_ZERO : 0;
+    }
+    return old_l2_entry;
+}
+
+/*
+ * Zero (v3 zero flag): arg is the request flags.  With BDRV_REQ_MAY_UNMAP
+ * the host cluster is freed; a compressed one always is (a zero cluster
+ * cannot keep compressed data).
+ */
+static uint64_t zero_rule(BlockDriverState *bs, uint64_t old_l2_entry,
+                          int flags, bool *free_old)
+{
+    QCow2ClusterType type = qcow2_get_cluster_type(bs, old_l2_entry);
+
+    *free_old = type == QCOW2_CLUSTER_COMPRESSED ||
+                ((flags & BDRV_REQ_MAY_UNMAP) && cluster_is_allocated(type));
+    return (*free_old ? 0 : old_l2_entry) | QCOW_OFLAG_ZERO;
+}
+
+/*
+ * Apply rule to nb_clusters entries from guest offset, at most up to the
+ * end of its L2 slice; returns how many were handled, or -errno.
+ */
+static int update_in_l2_slice(BlockDriverState *bs, uint64_t offset,
+                              uint64_t nb_clusters, L2EntryRule *rule,
+                              int arg, enum qcow2_discard_type type)
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t *l2_slice;
@@ -1327,33 +1372,52 @@ static int discard_in_l2_slice(BlockDriverState *bs, uint64_t offset,
 
     for (i = 0; i < nb_clusters; i++) {
         uint64_t old_l2_entry = get_l2_entry(l2_slice, l2_index + i);
-        uint64_t new_l2_entry = old_l2_entry;
-        QCow2ClusterType cluster_type =
-            qcow2_get_cluster_type(bs, old_l2_entry);
-
-        /*
-         * full_discard: the cluster reads from the backing file again.
-         * Otherwise it must read as zeroes, which takes the zero flag (v3)
-         * unless nothing shows through anyway; v2 can only unmap.
-         */
-        if (full_discard) {
-            new_l2_entry = 0;
-        } else if (bs->backing || cluster_is_allocated(cluster_type)) {
-            new_l2_entry = s->qcow_version >= 3 ? QCOW_OFLAG_ZERO : 0;
-        }
+        bool free_old;
+        uint64_t new_l2_entry = rule(bs, old_l2_entry, arg, &free_old);
 
         if (old_l2_entry == new_l2_entry) {
             continue;
         }
 
-        /* The entry goes first, then the refcount */
+        /* The entry changes first, then the refcount */
         qcow2_cache_entry_mark_dirty(s->l2_table_cache, l2_slice);
         set_l2_entry(l2_slice, l2_index + i, new_l2_entry);
-        qcow2_free_any_cluster(bs, old_l2_entry, type);
+        if (free_old) {
+            qcow2_free_any_cluster(bs, old_l2_entry, type);
+        }
     }
 
     qcow2_cache_put(s->l2_table_cache, (void **)&l2_slice);
     return nb_clusters;
+}
+
+/*
+ * Apply rule to the clusters of guest [offset, offset + bytes), slice by
+ * slice.  The freed host ranges are collected and discarded in one go at
+ * the end.
+ */
+static int update_l2_entries(BlockDriverState *bs, uint64_t offset,
+                             uint64_t bytes, L2EntryRule *rule, int arg,
+                             enum qcow2_discard_type type)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t nb_clusters = size_to_clusters(s, bytes);
+    int64_t done;
+    int ret = 0;
+
+    s->cache_discards = true;
+    while (nb_clusters > 0) {
+        done = update_in_l2_slice(bs, offset, nb_clusters, rule, arg, type);
+        if (done < 0) {
+            ret = done;
+            break;
+        }
+        nb_clusters -= done;
+        offset += done * s->cluster_size;
+    }
+    s->cache_discards = false;
+    qcow2_process_discards(bs, ret);
+    return ret;
 }
 
 int qcow2_cluster_discard(BlockDriverState *bs, uint64_t offset,
@@ -1362,82 +1426,14 @@ int qcow2_cluster_discard(BlockDriverState *bs, uint64_t offset,
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t end_offset = offset + bytes;
-    uint64_t nb_clusters;
-    int64_t cleared;
-    int ret;
 
     /* Whole clusters only, but for a partial one at the end of the image */
     assert(QEMU_IS_ALIGNED(offset, s->cluster_size));
     assert(QEMU_IS_ALIGNED(end_offset, s->cluster_size) ||
            end_offset == bs->total_sectors << BDRV_SECTOR_BITS);
 
-    nb_clusters = size_to_clusters(s, bytes);
-
-    /* Collect the freed ranges and pass them down in one go at the end */
-    s->cache_discards = true;
-
-    while (nb_clusters > 0) {
-        cleared = discard_in_l2_slice(bs, offset, nb_clusters, type,
-                                      full_discard);
-        if (cleared < 0) {
-            ret = cleared;
-            goto fail;
-        }
-        nb_clusters -= cleared;
-        offset += cleared * s->cluster_size;
-    }
-    ret = 0;
-
-fail:
-    s->cache_discards = false;
-    qcow2_process_discards(bs, ret);
-    return ret;
-}
-
-/*
- * Set the zero flag on nb_clusters clusters from offset, at most up to the
- * end of its L2 slice; returns how many were handled, or -errno.  With
- * BDRV_REQ_MAY_UNMAP the host clusters are freed; compressed ones always
- * are (a zero cluster cannot keep compressed data).
- */
-static int zero_in_l2_slice(BlockDriverState *bs, uint64_t offset,
-                            uint64_t nb_clusters, int flags)
-{
-    BDRVQcow2State *s = bs->opaque;
-    uint64_t *l2_slice;
-    int l2_index;
-    int ret;
-    int i;
-
-    ret = get_cluster_table(bs, offset, &l2_slice, &l2_index);
-    if (ret < 0) {
-        return ret;
-    }
-
-    nb_clusters = MIN(nb_clusters, s->l2_slice_size - l2_index);
-    assert(nb_clusters <= INT_MAX);
-
-    for (i = 0; i < nb_clusters; i++) {
-        uint64_t old_l2_entry = get_l2_entry(l2_slice, l2_index + i);
-        QCow2ClusterType type = qcow2_get_cluster_type(bs, old_l2_entry);
-        bool unmap = type == QCOW2_CLUSTER_COMPRESSED ||
-                     ((flags & BDRV_REQ_MAY_UNMAP) &&
-                      cluster_is_allocated(type));
-        uint64_t new_l2_entry = (unmap ? 0 : old_l2_entry) | QCOW_OFLAG_ZERO;
-
-        if (old_l2_entry == new_l2_entry) {
-            continue;
-        }
-
-        qcow2_cache_entry_mark_dirty(s->l2_table_cache, l2_slice);
-        set_l2_entry(l2_slice, l2_index + i, new_l2_entry);
-        if (unmap) {
-            qcow2_free_any_cluster(bs, old_l2_entry, QCOW2_DISCARD_REQUEST);
-        }
-    }
-
-    qcow2_cache_put(s->l2_table_cache, (void **)&l2_slice);
-    return nb_clusters;
+    return update_l2_entries(bs, offset, bytes, discard_rule, full_discard,
+                             type);
 }
 
 int coroutine_fn qcow2_subcluster_zeroize(BlockDriverState *bs,
@@ -1446,9 +1442,6 @@ int coroutine_fn qcow2_subcluster_zeroize(BlockDriverState *bs,
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t end_offset = offset + bytes;
-    uint64_t nb_clusters;
-    int64_t cleared;
-    int ret;
 
     /* Whole clusters only, but for a partial one at the end of the image */
     assert(QEMU_IS_ALIGNED(offset, s->cluster_size));
@@ -1467,25 +1460,8 @@ int coroutine_fn qcow2_subcluster_zeroize(BlockDriverState *bs,
         return -ENOTSUP;
     }
 
-    nb_clusters = size_to_clusters(s, bytes);
-
-    s->cache_discards = true;
-
-    while (nb_clusters > 0) {
-        cleared = zero_in_l2_slice(bs, offset, nb_clusters, flags);
-        if (cleared < 0) {
-            ret = cleared;
-            goto fail;
-        }
-        nb_clusters -= cleared;
-        offset += cleared * s->cluster_size;
-    }
-    ret = 0;
-
-fail:
-    s->cache_discards = false;
-    qcow2_process_discards(bs, ret);
-    return ret;
+    return update_l2_entries(bs, offset, bytes, zero_rule, flags,
+                             QCOW2_DISCARD_REQUEST);
 }
 
 /*

@@ -227,6 +227,23 @@ static ssize_t coroutine_fn qcow2_co_do_compress(BlockDriverState *bs,
     return arg.ret;
 }
 
+/* The (de)compression function of the image's compression type */
+static Qcow2CompressFunc *qcow2_compress_func(BDRVQcow2State *s,
+                                              bool decompress)
+{
+    switch (s->compression_type) {
+    case QCOW2_COMPRESSION_TYPE_ZLIB:
+        return decompress ? qcow2_zlib_decompress : qcow2_zlib_compress;
+#ifdef CONFIG_ZSTD
+    case QCOW2_COMPRESSION_TYPE_ZSTD:
+        return decompress ? qcow2_zstd_decompress : qcow2_zstd_compress;
+#endif
+    default:
+        /* open refuses compression types this build does not have */
+        return NULL;
+    }
+}
+
 /*
  * Compress src into at most dest_size bytes with the image's compression
  * type: the compressed size, -ENOMEM if it does not fit, or -errno.
@@ -235,23 +252,11 @@ ssize_t coroutine_fn qcow2_co_compress(BlockDriverState *bs, void *dest,
                                        size_t dest_size, const void *src,
                                        size_t src_size)
 {
-    BDRVQcow2State *s = bs->opaque;
-    Qcow2CompressFunc *fn;
+    Qcow2CompressFunc *fn = qcow2_compress_func(bs->opaque, false);
 
-    switch (s->compression_type) {
-    case QCOW2_COMPRESSION_TYPE_ZLIB:
-        fn = qcow2_zlib_compress;
-        break;
-#ifdef CONFIG_ZSTD
-    case QCOW2_COMPRESSION_TYPE_ZSTD:
-        fn = qcow2_zstd_compress;
-        break;
-#endif
-    default:
-        /* open refuses compression types this build does not have */
+    if (!fn) {
         return -ENOTSUP;
     }
-
     return qcow2_co_do_compress(bs, dest, dest_size, src, src_size, fn);
 }
 
@@ -263,21 +268,10 @@ ssize_t coroutine_fn qcow2_co_decompress(BlockDriverState *bs, void *dest,
                                          size_t dest_size, const void *src,
                                          size_t src_size)
 {
-    BDRVQcow2State *s = bs->opaque;
-    Qcow2CompressFunc *fn;
+    Qcow2CompressFunc *fn = qcow2_compress_func(bs->opaque, true);
 
-    switch (s->compression_type) {
-    case QCOW2_COMPRESSION_TYPE_ZLIB:
-        fn = qcow2_zlib_decompress;
-        break;
-#ifdef CONFIG_ZSTD
-    case QCOW2_COMPRESSION_TYPE_ZSTD:
-        fn = qcow2_zstd_decompress;
-        break;
-#endif
-    default:
+    if (!fn) {
         return -ENOTSUP;
     }
-
     return qcow2_co_do_compress(bs, dest, dest_size, src, src_size, fn);
 }

@@ -313,7 +313,8 @@ typedef struct BDRVQcow2State {
     uint64_t snapshots_offset;
     int snapshots_size;
     unsigned int nb_snapshots;
-    QCowSnapshot *snapshots;            /* read at open by qcow2.c, or NULL */
+    /* Loaded on first use by qcow2-refcount.c, freed by refcount_close */
+    QCowSnapshot *snapshots;
 
     int flags;                          /* BDRV_O_* of the open */
     int qcow_version;

@@ -447,7 +447,7 @@ class SeqGen:
         if k < 0.96 and not self.cfg.snapshots:
             # whole clusters up or down
             new = self.size + r.choice([-2, -1, 1, 3]) * self.cs
-            if new <= 0:
+            if new < 4 * self.cs:
                 return ['flush']
             self.size = new
             self.model.resize(new)
@@ -480,7 +480,7 @@ def seq_config(seed):
     cfg.snapshots = cfg.refcount_bits > 1 and r.random() < 0.25
     unit = max(cfg.cluster_size, 64 * KiB)
     cfg.size = unit * r.randrange(8, 33) if cfg.cluster_size < 2 * MiB \
-        else 8 * MiB
+        else 16 * MiB
     cfg.invocations = r.randrange(5, 10)
     cfg.backing_size = cfg.size - r.choice([0, 0, cfg.size // 4])
     return r, cfg
@@ -559,6 +559,10 @@ def run_seed(seed, sref, sours, log):
                check=False) for s in (sref, sours)]
     same_output('%s: QEMU\'s qemu-img check' % desc, res[0], res[1], sref,
                 sours)
+    # and our qemu-img check of our image says what QEMU's says of its own
+    res = [run([s.img, 'check', '-f', 'qcow2', 't.qcow2'], cwd=s.dir,
+               check=False) for s in (sref, sours)]
+    same_output('%s: qemu-img check' % desc, res[0], res[1], sref, sours)
     qemu_check_clean(ours, desc)
     qcowinfo(ours, desc, sref.path('t.qcow2'))
     return cfg
@@ -694,16 +698,25 @@ QEMU_MADE = [('compressed (convert -c)', qm_compressed),
              ('dirty (lazy refcounts, killed)', qm_dirty)]
 
 
-def test_qemu_made(a, wd):
-    for name, make in QEMU_MADE:
-        sref, sours = sides(a, os.path.join(wd, re.sub(r'\W+', '-', name)))
-        # Made twice rather than copied, so that the host file system
-        # layout (which qemu-img map sees) is the same too.
-        dirty = make(sref.dir)
-        make(sours.dir)
-        img_q, img_o = sref.path('t.qcow2'), sours.path('t.qcow2')
-        same_file(img_q, img_o, 'QEMU-made %s: QEMU made two different '
-                  'files' % name)
+def qemu_made_one(a, name, make, wd, failures):
+    """Every comparison for one kind of image; the failing ones are
+    appended to failures (so that one gap does not hide the others)."""
+    def attempt(fn, *args):
+        try:
+            fn(*args)
+        except (Failure, subprocess.TimeoutExpired) as e:
+            failures.append(str(e))
+
+    sref, sours = sides(a, os.path.join(wd, re.sub(r'\W+', '-', name)))
+    # Made twice rather than copied, so that the host file system layout
+    # (which qemu-img map sees) is the same too.
+    dirty = make(sref.dir)
+    make(sours.dir)
+    img_q, img_o = sref.path('t.qcow2'), sours.path('t.qcow2')
+    same_file(img_q, img_o, 'QEMU-made %s: QEMU made two different files' %
+              name)
+
+    def content():
         size = info_json(REF_IMG, img_q)['virtual-size']
         want = dump(REF_IO, img_q, size)
         got = dump(a.ours_io, img_o, size)
@@ -712,28 +725,43 @@ def test_qemu_made(a, wd):
             raise Failure('QEMU-made %s: our qemu-io reads byte %d as '
                           '0x%02x, QEMU as 0x%02x' % (name, first, got[first],
                                                       want[first]))
-        for argv in (['info', '--output=json'], ['info'], ['map'],
-                     ['map', '--output=json'], ['check'],
-                     ['check', '--output=json']):
-            res = []
-            for s in (sref, sours):
-                out, err, rc = run([s.img, argv[0], '-f', 'qcow2', *argv[1:],
-                                    't.qcow2'], cwd=s.dir, check=False)
-                out = '\n'.join(x for x in out.split('\n')
-                                if not x.startswith('disk size:') and
-                                '"actual-size"' not in x)
-                res.append((out, err, rc))
-            same_output('QEMU-made %s: qemu-img %s' % (name, ' '.join(argv)),
-                        res[0], res[1], sref, sours)
-        same_file(img_q, img_o, 'QEMU-made %s: ours changed the file while '
-                  'reading' % name)
-        if dirty:
-            # A read-write open repairs the dirty image: both the same way.
-            for s in (sref, sours):
-                run([s.io, '-f', 'qcow2', '-c', 'flush', 't.qcow2'],
-                    cwd=s.dir)
-            same_file(img_q, img_o, 'QEMU-made %s: after the repair' % name)
-            qemu_check_clean(img_o, name)
+
+    def img_cmd(argv):
+        res = []
+        for s in (sref, sours):
+            out, err, rc = run([s.img, argv[0], '-f', 'qcow2', *argv[1:],
+                                't.qcow2'], cwd=s.dir, check=False)
+            out = '\n'.join(x for x in out.split('\n')
+                            if not x.startswith('disk size:') and
+                            '"actual-size"' not in x)
+            res.append((out, err, rc))
+        same_output('QEMU-made %s: qemu-img %s' % (name, ' '.join(argv)),
+                    res[0], res[1], sref, sours)
+
+    def repair():
+        # A read-write open repairs the dirty image: both the same way.
+        for s in (sref, sours):
+            run([s.io, '-f', 'qcow2', '-c', 'flush', 't.qcow2'], cwd=s.dir)
+        same_file(img_q, img_o, 'QEMU-made %s: after the repair' % name)
+        qemu_check_clean(img_o, name)
+
+    attempt(content)
+    for argv in (['info', '--output=json'], ['info'], ['map'],
+                 ['map', '--output=json'], ['check'],
+                 ['check', '--output=json']):
+        attempt(img_cmd, argv)
+    attempt(same_file, img_q, img_o, 'QEMU-made %s: ours changed the file '
+            'while reading' % name)
+    if dirty:
+        attempt(repair)
+
+
+def test_qemu_made(a, wd):
+    failures = []
+    for name, make in QEMU_MADE:
+        qemu_made_one(a, name, make, wd, failures)
+    if failures:
+        raise Failure('\n'.join(failures))
     print('qemu-made: %d kinds of QEMU-made images read the same through '
           'ours (content, info, map, check)' % len(QEMU_MADE))
 
