@@ -1360,7 +1360,12 @@ static int check_inactive_l2_overlap(BlockDriverState *bs, int64_t offset,
         if (!l1_size) {
             continue;
         }
-        /* Validated when the snapshot table was read */
+        /* Not validated at open (as in QEMU): check before reading it */
+        ret = qcow2_validate_table(bs, l1_offset, l1_size, L1E_SIZE,
+                                   QCOW_MAX_L1_SIZE, "", NULL);
+        if (ret < 0) {
+            return ret;
+        }
         l1 = g_try_new(uint64_t, l1_size);
         if (!l1) {
             return -ENOMEM;
