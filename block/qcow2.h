@@ -25,6 +25,7 @@
 #include "block/block_int.h"
 #include "qemu/bswap.h"
 #include "qemu/coroutine.h"
+#include "qemu/units.h"
 
 /* ---- On-disk structures ---- */
 
@@ -162,6 +163,14 @@ typedef enum Qcow2CompressionType {
 
 #define INV_OFFSET (-1ULL)
 
+/* Entry sizes of the L1 table, a normal L2 table and the refcount table */
+#define L1E_SIZE (sizeof(uint64_t))
+#define L2E_SIZE_NORMAL (sizeof(uint64_t))
+#define REFTABLE_ENTRY_SIZE (sizeof(uint64_t))
+
+/* Highest host offset a cluster may have (offset fields are 56 bits) */
+#define QCOW_MAX_CLUSTER_OFFSET ((1ULL << 56) - 1)
+
 /* ---- In-memory state ---- */
 
 typedef enum QCow2ClusterType {
@@ -182,7 +191,7 @@ enum qcow2_discard_type {
     QCOW2_DISCARD_MAX
 };
 
-/* Metadata that overlap checks protect (bits of BDRVQcow2State.overlap_check) */
+/* Metadata that overlap checks protect (bits of s->overlap_check) */
 typedef enum QCow2MetadataOverlap {
     QCOW2_OL_MAIN_HEADER        = 1 << 0,
     QCOW2_OL_ACTIVE_L1          = 1 << 1,
@@ -205,6 +214,22 @@ typedef enum QCow2MetadataOverlap {
 #define QCOW2_OL_DEFAULT QCOW2_OL_CACHED
 
 typedef struct Qcow2Cache Qcow2Cache;
+
+/* An internal snapshot, as read from the snapshot table (host order). */
+typedef struct QCowSnapshot {
+    uint64_t l1_table_offset;
+    uint32_t l1_size;
+    char *id_str;
+    char *name;
+    uint64_t disk_size;
+    uint64_t vm_state_size;
+    uint32_t date_sec;
+    uint32_t date_nsec;
+    uint64_t vm_clock_nsec;
+    uint64_t icount;
+    uint32_t extra_data_size;
+    void *unknown_extra_data;           /* extra data we do not know */
+} QCowSnapshot;
 
 typedef uint64_t Qcow2GetRefcountFunc(const void *refcount_array,
                                       uint64_t index);
@@ -284,9 +309,12 @@ typedef struct BDRVQcow2State {
     CoMutex lock;                       /* all metadata */
 
     uint32_t crypt_method_header;
+    bool crypt_key_given;               /* encrypt.key-secret was set */
     uint64_t snapshots_offset;
     int snapshots_size;
     unsigned int nb_snapshots;
+    /* Loaded on first use by qcow2-refcount.c, freed by refcount_close */
+    QCowSnapshot *snapshots;
 
     int flags;                          /* BDRV_O_* of the open */
     int qcow_version;
@@ -302,6 +330,11 @@ typedef struct BDRVQcow2State {
 
     int overlap_check;                  /* QCOW2_OL_* to check before writes */
     bool signaled_corruption;
+    bool dead;                          /* fatal corruption: I/O fails */
+
+    /* block_status: set RECURSE when only metadata was preallocated */
+    bool metadata_preallocation_checked;
+    bool metadata_preallocation;
 
     uint64_t incompatible_features;
     uint64_t compatible_features;
@@ -387,15 +420,17 @@ static inline void set_l2_entry(uint64_t *l2_slice, int idx, uint64_t entry)
     l2_slice[idx] = cpu_to_be64(entry);
 }
 
+/*
+ * The zero flag counts in v2 images too (as in QEMU 7.2), where
+ * qcow2_get_host_offset() reports it as corruption.
+ */
 static inline QCow2ClusterType qcow2_get_cluster_type(BlockDriverState *bs,
                                                       uint64_t l2_entry)
 {
-    BDRVQcow2State *s = bs->opaque;
-
     if (l2_entry & QCOW_OFLAG_COMPRESSED) {
         return QCOW2_CLUSTER_COMPRESSED;
     }
-    if ((l2_entry & QCOW_OFLAG_ZERO) && s->qcow_version >= 3) {
+    if (l2_entry & QCOW_OFLAG_ZERO) {
         return (l2_entry & L2E_OFFSET_MASK) ? QCOW2_CLUSTER_ZERO_ALLOC
                                             : QCOW2_CLUSTER_ZERO_PLAIN;
     }
@@ -441,6 +476,20 @@ int qcow2_validate_table(BlockDriverState *bs, uint64_t offset,
                          uint64_t entries, size_t entry_len,
                          int64_t max_size_bytes, const char *table_name,
                          Error **errp);
+/* Parse the runtime options again (cache sizes follow the disk size). */
+int qcow2_update_options(BlockDriverState *bs, QDict *options, int flags,
+                         Error **errp);
+/*
+ * Commit (link_l2) or abort the allocations of a request, free them and
+ * wake their waiters; *pl2meta keeps what is left after an error.
+ * Called with s->lock held.
+ */
+int qcow2_handle_l2meta(BlockDriverState *bs, QCowL2Meta **pl2meta,
+                        bool link_l2);
+int coroutine_fn qcow2_co_pwritev_part(BlockDriverState *bs, int64_t offset,
+                                       int64_t bytes, QEMUIOVector *qiov,
+                                       size_t qiov_offset,
+                                       BdrvRequestFlags flags);
 
 /* ---- qcow2-create.c ---- */
 
@@ -484,6 +533,20 @@ int qcow2_write_caches(BlockDriverState *bs);
 
 int qcow2_check_refcounts(BlockDriverState *bs, BdrvCheckResult *res,
                           BdrvCheckMode fix);
+
+/*
+ * Bytes of refcount table and blocks needed for an image of clusters
+ * clusters, the metadata counting itself; *refblock_count (if not NULL)
+ * gets the number of refcount blocks.  generous_increase leaves room for
+ * growth as qcow2_refcount_area does.
+ */
+int64_t qcow2_refcount_metadata_size(int64_t clusters, size_t cluster_size,
+                                     int refcount_order,
+                                     bool generous_increase,
+                                     uint64_t *refblock_count);
+/* The packing functions for refcount_order 0..6 (exported for the tests) */
+Qcow2GetRefcountFunc *qcow2_get_refcount_func(int refcount_order);
+Qcow2SetRefcountFunc *qcow2_set_refcount_func(int refcount_order);
 
 /* 0, or the QCow2MetadataOverlap bit of the first overlapping structure */
 int qcow2_check_metadata_overlap(BlockDriverState *bs, int ign,
