@@ -19,7 +19,6 @@ static int update_refcount(BlockDriverState *bs, int64_t offset,
                            enum qcow2_discard_type type);
 static int64_t alloc_clusters_noref(BlockDriverState *bs, uint64_t size,
                                     uint64_t max);
-static void free_snapshot_list(BDRVQcow2State *s);
 
 /* ---- Refcount entry packing ---- */
 
@@ -206,7 +205,6 @@ void qcow2_refcount_close(BlockDriverState *bs)
 
     g_free(s->refcount_table);
     s->refcount_table = NULL;
-    free_snapshot_list(s);
 }
 
 static inline uint64_t offset_to_reftable_index(BDRVQcow2State *s,
@@ -1266,76 +1264,6 @@ int coroutine_fn qcow2_detect_metadata_preallocation(BlockDriverState *bs)
     return in_use >= threshold;
 }
 
-/* ---- The snapshot list ---- */
-
-/* Free s->snapshots: entries up to the one without an id (the end mark) */
-static void free_snapshot_list(BDRVQcow2State *s)
-{
-    for (QCowSnapshot *sn = s->snapshots; sn && sn->id_str; sn++) {
-        g_free(sn->id_str);
-        g_free(sn->name);
-    }
-    g_free(s->snapshots);
-    s->snapshots = NULL;
-}
-
-/*
- * Load s->snapshots (where each snapshot's L1 table is, its id and name)
- * from the snapshot table if it is not loaded yet.  The overlap checks and
- * check need it; qcow2.c validated the table's size when it opened or
- * checked the image.  One entry more than nb_snapshots marks the end, so
- * the list stays valid if check drops snapshots.
- */
-static int load_snapshot_list(BlockDriverState *bs)
-{
-    BDRVQcow2State *s = bs->opaque;
-    uint64_t offset = s->snapshots_offset;
-    int ret;
-
-    if (s->snapshots || !s->nb_snapshots) {
-        return 0;
-    }
-    s->snapshots = g_new0(QCowSnapshot, s->nb_snapshots + 1);
-    for (unsigned i = 0; i < s->nb_snapshots; i++) {
-        QCowSnapshot *sn = &s->snapshots[i];
-        /* l1_table_offset, l1_size, id and name sizes, ..., extra size */
-        uint8_t h[40];
-        uint16_t id_size, name_size;
-        char *id_str, *name;
-
-        offset = ROUND_UP(offset, 8);
-        ret = bdrv_pread(bs->file, offset, sizeof(h), h, 0);
-        if (ret < 0) {
-            goto fail;
-        }
-        id_size = lduw_be_p(h + 12);
-        name_size = lduw_be_p(h + 14);
-        offset += sizeof(h) + ldl_be_p(h + 36);
-
-        id_str = g_malloc0(id_size + 1);
-        name = g_malloc0(name_size + 1);
-        sn->id_str = id_str;
-        sn->name = name;
-        ret = bdrv_pread(bs->file, offset, id_size, id_str, 0);
-        if (ret < 0) {
-            goto fail;
-        }
-        offset += id_size;
-        ret = bdrv_pread(bs->file, offset, name_size, name, 0);
-        if (ret < 0) {
-            goto fail;
-        }
-        offset += name_size;
-        sn->l1_table_offset = ldq_be_p(h);
-        sn->l1_size = ldl_be_p(h + 8);
-    }
-    return 0;
-
-fail:
-    free_snapshot_list(s);
-    return ret;
-}
-
 /* ---- Metadata overlap checks ---- */
 
 static bool overlaps(uint64_t a_offset, uint64_t a_size, uint64_t b_offset,
@@ -1415,13 +1343,6 @@ int qcow2_check_metadata_overlap(BlockDriverState *bs, int ign,
     if ((chk & QCOW2_OL_SNAPSHOT_TABLE) &&
         overlaps(offset, size, s->snapshots_offset, s->snapshots_size)) {
         return QCOW2_OL_SNAPSHOT_TABLE;
-    }
-    if (chk & (QCOW2_OL_INACTIVE_L1 | QCOW2_OL_INACTIVE_L2)) {
-        int ret = load_snapshot_list(bs);
-
-        if (ret < 0) {
-            return ret;
-        }
     }
     if ((chk & QCOW2_OL_INACTIVE_L1) && s->snapshots) {
         for (unsigned i = 0; i < s->nb_snapshots; i++) {
@@ -2115,11 +2036,6 @@ static int calculate_refcounts(BlockDriverState *bs, BdrvCheckResult *res,
         fprintf(stderr, "ERROR %d snapshots in image with data file\n",
                 s->nb_snapshots);
         res->corruptions++;
-    }
-    ret = load_snapshot_list(bs);
-    if (ret < 0) {
-        res->check_errors++;
-        return ret;
     }
     for (unsigned i = 0; i < s->nb_snapshots; i++) {
         QCowSnapshot *sn = &s->snapshots[i];

@@ -50,9 +50,6 @@
 #define QCOW2_AUTOCLEAR_KNOWN (QCOW2_AUTOCLEAR_BITMAPS | \
                                QCOW2_AUTOCLEAR_DATA_FILE_RAW)
 
-/* A snapshot table entry starts with this fixed part (40 bytes). */
-#define QCOW2_SNAPSHOT_HEADER_SIZE 40
-
 /* Indexed by the bit number of the QCow2MetadataOverlap flag. */
 static const char *const overlap_bool_option_names[] = {
     QCOW2_OPT_OVERLAP_MAIN_HEADER,
@@ -1078,8 +1075,6 @@ static void qcow2_add_check_result(BdrvCheckResult *out,
     }
 }
 
-static int qcow2_check_snapshot_table(BlockDriverState *bs, Error **errp);
-
 /*
  * An open for check skips the snapshot table: read and check it here,
  * with QEMU's messages; -r all drops snapshots beyond the maximum.
@@ -1122,11 +1117,11 @@ static int qcow2_check_read_snapshot_table(BlockDriverState *bs,
     }
 
     ret = qcow2_validate_table(bs, s->snapshots_offset, s->nb_snapshots,
-                               QCOW2_SNAPSHOT_HEADER_SIZE,
-                               QCOW2_SNAPSHOT_HEADER_SIZE * QCOW_MAX_SNAPSHOTS,
+                               sizeof(QCowSnapshotHeader),
+                               sizeof(QCowSnapshotHeader) * QCOW_MAX_SNAPSHOTS,
                                "snapshot table", &local_err);
     if (ret == 0) {
-        ret = qcow2_check_snapshot_table(bs, &local_err);
+        ret = qcow2_read_snapshots(bs, &local_err);
     }
     if (ret < 0) {
         result->check_errors++;
@@ -1189,49 +1184,6 @@ static int coroutine_fn qcow2_co_check(BlockDriverState *bs,
 }
 
 /* ---- Open, close, reopen ---- */
-
-/*
- * The snapshot table: entries are walked for their sizes, as QEMU reads
- * them, and only the count, offset and total size are kept (no snapshot
- * operations yet).
- */
-static int qcow2_check_snapshot_table(BlockDriverState *bs, Error **errp)
-{
-    BDRVQcow2State *s = bs->opaque;
-    uint64_t offset = s->snapshots_offset;
-    uint8_t h[QCOW2_SNAPSHOT_HEADER_SIZE];
-    int ret;
-
-    for (unsigned i = 0; i < s->nb_snapshots; i++) {
-        uint32_t extra;
-
-        offset = ROUND_UP(offset, 8);
-        ret = bdrv_pread(bs->file, offset, sizeof(h), h, 0);
-        if (ret < 0) {
-            error_setg_errno(errp, -ret, "Failed to read snapshot table");
-            return ret;
-        }
-        extra = ldl_be_p(h + 36);
-        if (extra > QCOW_MAX_SNAPSHOT_EXTRA_DATA) {
-            error_setg(errp, "Too much extra metadata in snapshot table "
-                       "entry %u", i);
-            error_append_hint(errp, "You can force-remove this extra "
-                              "metadata with qemu-img check -r all\n");
-            return -EFBIG;
-        }
-        /* header, extra data, id, name */
-        offset += sizeof(h) + extra + lduw_be_p(h + 12) + lduw_be_p(h + 14);
-        if (offset - s->snapshots_offset > QCOW_MAX_SNAPSHOTS_SIZE) {
-            error_setg(errp, "Snapshot table is too big");
-            error_append_hint(errp, "You can force-remove all %u overhanging "
-                              "snapshots with qemu-img check -r all\n",
-                              s->nb_snapshots - i);
-            return -EFBIG;
-        }
-    }
-    s->snapshots_size = offset - s->snapshots_offset;
-    return 0;
-}
 
 static int qcow2_do_open(BlockDriverState *bs, QDict *options, int flags,
                          Error **errp)
@@ -1384,8 +1336,8 @@ static int qcow2_do_open(BlockDriverState *bs, QDict *options, int flags,
         /* Entries vary in size: the total is checked when reading them. */
         ret = qcow2_validate_table(bs, header.snapshots_offset,
                                    header.nb_snapshots,
-                                   QCOW2_SNAPSHOT_HEADER_SIZE,
-                                   QCOW2_SNAPSHOT_HEADER_SIZE *
+                                   sizeof(QCowSnapshotHeader),
+                                   sizeof(QCowSnapshotHeader) *
                                    QCOW_MAX_SNAPSHOTS,
                                    "Snapshot table", errp);
         if (ret < 0) {
@@ -1503,7 +1455,7 @@ static int qcow2_do_open(BlockDriverState *bs, QDict *options, int flags,
     s->snapshots_offset = header.snapshots_offset;
     s->nb_snapshots = header.nb_snapshots;
     if (!(flags & BDRV_O_CHECK)) {
-        ret = qcow2_check_snapshot_table(bs, errp);
+        ret = qcow2_read_snapshots(bs, errp);
         if (ret < 0) {
             return ret;
         }
@@ -1560,6 +1512,7 @@ static void qcow2_free_state(BlockDriverState *bs)
         s->refcount_block_cache = NULL;
     }
     qcow2_refcount_close(bs);
+    qcow2_free_snapshots(bs);
     qemu_vfree(s->l1_table);
     s->l1_table = NULL;
     g_free(s->unknown_header_fields);
@@ -2443,6 +2396,8 @@ static BlockDriver bdrv_qcow2 = {
     .bdrv_co_flush_to_os        = qcow2_co_flush_to_os,
     .bdrv_co_readv_vmstate      = qcow2_co_readv_vmstate,
     .bdrv_co_writev_vmstate     = qcow2_co_writev_vmstate,
+
+    .bdrv_snapshot_list         = qcow2_snapshot_list,
 
     .bdrv_get_info              = qcow2_get_info,
     .bdrv_get_specific_info     = qcow2_get_specific_info,

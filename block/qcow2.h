@@ -92,6 +92,31 @@ typedef struct QEMU_PACKED QCowExtension {
 } QCowExtension;
 G_STATIC_ASSERT(sizeof(QCowExtension) == 8);
 
+/*
+ * Snapshot table entry: this header, extra_data_size bytes of extra data,
+ * the id, the name, then padding to a multiple of 8.
+ */
+typedef struct QEMU_PACKED QCowSnapshotHeader {
+    uint64_t l1_table_offset;
+    uint32_t l1_size;
+    uint16_t id_str_size;
+    uint16_t name_size;
+    uint32_t date_sec;
+    uint32_t date_nsec;
+    uint64_t vm_clock_nsec;
+    uint32_t vm_state_size;             /* superseded by the extra data's */
+    uint32_t extra_data_size;
+} QCowSnapshotHeader;
+G_STATIC_ASSERT(sizeof(QCowSnapshotHeader) == 40);
+
+/* The known part of the extra data; older writers store a prefix of it. */
+typedef struct QEMU_PACKED QCowSnapshotExtraData {
+    uint64_t vm_state_size_large;
+    uint64_t disk_size;
+    uint64_t icount;
+} QCowSnapshotExtraData;
+G_STATIC_ASSERT(sizeof(QCowSnapshotExtraData) == 24);
+
 #define QCOW2_EXT_MAGIC_END 0
 #define QCOW2_EXT_MAGIC_BACKING_FORMAT 0xe2792aca
 #define QCOW2_EXT_MAGIC_FEATURE_TABLE 0x6803f857
@@ -221,14 +246,11 @@ typedef struct QCowSnapshot {
     uint32_t l1_size;
     char *id_str;
     char *name;
-    uint64_t disk_size;
     uint64_t vm_state_size;
     uint32_t date_sec;
     uint32_t date_nsec;
     uint64_t vm_clock_nsec;
-    uint64_t icount;
-    uint32_t extra_data_size;
-    void *unknown_extra_data;           /* extra data we do not know */
+    uint64_t icount;                    /* -1: not recorded */
 } QCowSnapshot;
 
 typedef uint64_t Qcow2GetRefcountFunc(const void *refcount_array,
@@ -490,6 +512,16 @@ int coroutine_fn qcow2_co_pwritev_part(BlockDriverState *bs, int64_t offset,
                                        int64_t bytes, QEMUIOVector *qiov,
                                        size_t qiov_offset,
                                        BdrvRequestFlags flags);
+
+/* ---- qcow2-snapshot.c ---- */
+
+/*
+ * Read the snapshot table at s->snapshots_offset (s->nb_snapshots entries)
+ * into s->snapshots and set s->snapshots_size.
+ */
+int qcow2_read_snapshots(BlockDriverState *bs, Error **errp);
+void qcow2_free_snapshots(BlockDriverState *bs);
+int qcow2_snapshot_list(BlockDriverState *bs, QEMUSnapshotInfo **psn_tab);
 
 /* ---- qcow2-create.c ---- */
 
