@@ -781,6 +781,14 @@ static int update_refcount(BlockDriverState *bs, int64_t offset,
             if (s->discard_passthrough[type]) {
                 update_refcount_discard(bs, cluster_offset, s->cluster_size);
             }
+            /*
+             * Compressed data must not continue into a freed cluster: it
+             * may be reallocated as a data cluster.  (QEMU 7.2 keeps the
+             * offset and overwrites guest data there.)
+             */
+            if (start_of_cluster(s, s->free_byte_offset) == cluster_offset) {
+                s->free_byte_offset = 0;
+            }
         }
     }
     ret = 0;

@@ -17,6 +17,7 @@
 #include "qemu/option.h"
 #include "qemu/timer.h"
 #include "block/block_int.h"
+#include "block/aio_task.h"
 #include "block/qcow2.h"
 
 /* ---- Runtime options ---- */
@@ -1754,6 +1755,77 @@ static int coroutine_fn qcow2_co_read_backing(BlockDriverState *bs,
     return 0;
 }
 
+/*
+ * One piece of a read or write: the request loop maps (or allocates) a
+ * guest range, and the piece does the I/O; a request of several pieces
+ * runs up to QCOW2_MAX_WORKERS of them at once, as QEMU does.  The order
+ * matters for writes: each piece is allocated before the previous ones
+ * complete and free what they replace, which decides the image layout.
+ */
+typedef struct Qcow2AioTask {
+    AioTask task;
+    BlockDriverState *bs;
+    QCow2ClusterType cluster_type;      /* reads */
+    uint64_t host_offset;               /* the L2 entry if compressed */
+    uint64_t offset;
+    uint64_t bytes;
+    QEMUIOVector *qiov;
+    size_t qiov_offset;
+    QCowL2Meta *l2meta;                 /* writes */
+} Qcow2AioTask;
+
+#define QCOW2_MAX_WORKERS 8
+
+/* Run the piece now if it is the whole request, else as a task of pool. */
+static int coroutine_fn qcow2_add_task(AioTaskPool *pool, AioTaskFunc func,
+                                       const Qcow2AioTask *piece)
+{
+    Qcow2AioTask local, *task = pool ? g_new(Qcow2AioTask, 1) : &local;
+
+    *task = *piece;
+    task->task.func = func;
+    if (!pool) {
+        return func(&task->task);
+    }
+    aio_task_pool_start_task(pool, &task->task);
+    return 0;
+}
+
+/* Wait for the pieces in flight; the request's result. */
+static int coroutine_fn qcow2_finish_tasks(AioTaskPool *pool, int ret)
+{
+    if (pool) {
+        aio_task_pool_wait_all(pool);
+        if (ret == 0) {
+            ret = aio_task_pool_status(pool);
+        }
+        aio_task_pool_free(pool);
+    }
+    return ret;
+}
+
+static int coroutine_fn qcow2_co_preadv_task(AioTask *task)
+{
+    Qcow2AioTask *t = container_of(task, Qcow2AioTask, task);
+    BlockDriverState *bs = t->bs;
+    BDRVQcow2State *s = bs->opaque;
+
+    switch (t->cluster_type) {
+    case QCOW2_CLUSTER_UNALLOCATED:
+        return qcow2_co_read_backing(bs, t->offset, t->bytes, t->qiov,
+                                     t->qiov_offset);
+    case QCOW2_CLUSTER_COMPRESSED:
+        return qcow2_co_preadv_compressed(bs, t->host_offset, t->offset,
+                                          t->bytes, t->qiov, t->qiov_offset);
+    case QCOW2_CLUSTER_NORMAL:
+        bdrv_debug_event(bs->file->bs, BLKDBG_READ_AIO);
+        return bdrv_co_preadv_part(s->data_file, t->host_offset, t->bytes,
+                                   t->qiov, t->qiov_offset, 0);
+    default:
+        g_assert_not_reached();
+    }
+}
+
 static int coroutine_fn qcow2_co_preadv_part(BlockDriverState *bs,
                                              int64_t offset, int64_t bytes,
                                              QEMUIOVector *qiov,
@@ -1761,13 +1833,14 @@ static int coroutine_fn qcow2_co_preadv_part(BlockDriverState *bs,
                                              BdrvRequestFlags flags)
 {
     BDRVQcow2State *s = bs->opaque;
+    AioTaskPool *pool = NULL;
     int ret = 0;
 
     if (s->dead) {
         return -ENOMEDIUM;
     }
 
-    while (bytes > 0) {
+    while (bytes > 0 && aio_task_pool_status(pool) == 0) {
         unsigned int cur_bytes = MIN(bytes, INT_MAX);
         uint64_t host_offset = 0;
         QCow2ClusterType type;
@@ -1777,38 +1850,36 @@ static int coroutine_fn qcow2_co_preadv_part(BlockDriverState *bs,
                                     &type);
         qemu_co_mutex_unlock(&s->lock);
         if (ret < 0) {
-            return ret;
+            break;
         }
 
-        switch (type) {
-        case QCOW2_CLUSTER_UNALLOCATED:
-            ret = qcow2_co_read_backing(bs, offset, cur_bytes, qiov,
-                                        qiov_offset);
-            break;
-        case QCOW2_CLUSTER_ZERO_PLAIN:
-        case QCOW2_CLUSTER_ZERO_ALLOC:
+        if (type == QCOW2_CLUSTER_ZERO_PLAIN ||
+            type == QCOW2_CLUSTER_ZERO_ALLOC ||
+            (type == QCOW2_CLUSTER_UNALLOCATED && !bs->backing)) {
             qemu_iovec_memset(qiov, qiov_offset, 0, cur_bytes);
-            break;
-        case QCOW2_CLUSTER_COMPRESSED:
-            ret = qcow2_co_preadv_compressed(bs, host_offset, offset,
-                                             cur_bytes, qiov, qiov_offset);
-            break;
-        case QCOW2_CLUSTER_NORMAL:
-            bdrv_debug_event(bs->file->bs, BLKDBG_READ_AIO);
-            ret = bdrv_co_preadv_part(s->data_file, host_offset, cur_bytes,
-                                      qiov, qiov_offset, 0);
-            break;
-        default:
-            g_assert_not_reached();
-        }
-        if (ret < 0) {
-            return ret;
+        } else {
+            if (!pool && cur_bytes != bytes) {
+                pool = aio_task_pool_new(QCOW2_MAX_WORKERS);
+            }
+            ret = qcow2_add_task(pool, qcow2_co_preadv_task,
+                                 &(Qcow2AioTask) {
+                                     .bs = bs,
+                                     .cluster_type = type,
+                                     .host_offset = host_offset,
+                                     .offset = offset,
+                                     .bytes = cur_bytes,
+                                     .qiov = qiov,
+                                     .qiov_offset = qiov_offset,
+                                 });
+            if (ret < 0) {
+                break;
+            }
         }
         offset += cur_bytes;
         bytes -= cur_bytes;
         qiov_offset += cur_bytes;
     }
-    return 0;
+    return qcow2_finish_tasks(pool, ret);
 }
 
 /* ---- Writes ---- */
@@ -1926,19 +1997,45 @@ int qcow2_handle_l2meta(BlockDriverState *bs, QCowL2Meta **pl2meta,
     return ret;
 }
 
+/* Write one allocated piece, then commit (or undo) its allocations. */
+static int coroutine_fn qcow2_co_pwritev_task(AioTask *task)
+{
+    Qcow2AioTask *t = container_of(task, Qcow2AioTask, task);
+    BlockDriverState *bs = t->bs;
+    BDRVQcow2State *s = bs->opaque;
+    int ret;
+
+    ret = qcow2_handle_alloc_space(bs, t->l2meta);
+    if (ret >= 0 && !qcow2_merge_cow(t->offset, t->bytes, t->qiov,
+                                     t->qiov_offset, t->l2meta)) {
+        bdrv_debug_event(bs->file->bs, BLKDBG_WRITE_AIO);
+        ret = bdrv_co_pwritev_part(s->data_file, t->host_offset, t->bytes,
+                                   t->qiov, t->qiov_offset, 0);
+    }
+
+    qemu_co_mutex_lock(&s->lock);
+    if (ret >= 0) {
+        ret = qcow2_handle_l2meta(bs, &t->l2meta, true);
+    }
+    qcow2_handle_l2meta(bs, &t->l2meta, false);
+    qemu_co_mutex_unlock(&s->lock);
+    return ret;
+}
+
 int coroutine_fn qcow2_co_pwritev_part(BlockDriverState *bs, int64_t offset,
                                        int64_t bytes, QEMUIOVector *qiov,
                                        size_t qiov_offset,
                                        BdrvRequestFlags flags)
 {
     BDRVQcow2State *s = bs->opaque;
+    AioTaskPool *pool = NULL;
     int ret = 0;
 
     if (s->dead) {
         return -ENOMEDIUM;
     }
 
-    while (bytes > 0) {
+    while (bytes > 0 && aio_task_pool_status(pool) == 0) {
         unsigned int cur_bytes = MIN(bytes, INT_MAX);
         QCowL2Meta *l2meta = NULL;
         uint64_t host_offset;
@@ -1946,40 +2043,39 @@ int coroutine_fn qcow2_co_pwritev_part(BlockDriverState *bs, int64_t offset,
         qemu_co_mutex_lock(&s->lock);
         ret = qcow2_alloc_host_offset(bs, offset, &cur_bytes, &host_offset,
                                       &l2meta);
-        if (ret < 0) {
-            goto out_locked;
-        }
-        ret = qcow2_pre_write_overlap_check(bs, 0, host_offset, cur_bytes,
-                                            true);
-        if (ret < 0) {
-            goto out_locked;
-        }
-        qemu_co_mutex_unlock(&s->lock);
-
-        ret = qcow2_handle_alloc_space(bs, l2meta);
-        if (ret >= 0 &&
-            !qcow2_merge_cow(offset, cur_bytes, qiov, qiov_offset, l2meta)) {
-            bdrv_debug_event(bs->file->bs, BLKDBG_WRITE_AIO);
-            ret = bdrv_co_pwritev_part(s->data_file, host_offset, cur_bytes,
-                                       qiov, qiov_offset, 0);
-        }
-
-        qemu_co_mutex_lock(&s->lock);
         if (ret >= 0) {
-            ret = qcow2_handle_l2meta(bs, &l2meta, true);
+            ret = qcow2_pre_write_overlap_check(bs, 0, host_offset,
+                                                cur_bytes, true);
         }
-out_locked:
-        qcow2_handle_l2meta(bs, &l2meta, false);
-        qemu_co_mutex_unlock(&s->lock);
         if (ret < 0) {
-            return ret;
+            qcow2_handle_l2meta(bs, &l2meta, false);
+            qemu_co_mutex_unlock(&s->lock);
+            break;
+        }
+        qemu_co_mutex_unlock(&s->lock);
+
+        if (!pool && cur_bytes != bytes) {
+            pool = aio_task_pool_new(QCOW2_MAX_WORKERS);
+        }
+        ret = qcow2_add_task(pool, qcow2_co_pwritev_task,
+                             &(Qcow2AioTask) {
+                                 .bs = bs,
+                                 .host_offset = host_offset,
+                                 .offset = offset,
+                                 .bytes = cur_bytes,
+                                 .qiov = qiov,
+                                 .qiov_offset = qiov_offset,
+                                 .l2meta = l2meta,
+                             });
+        if (ret < 0) {
+            break;
         }
         offset += cur_bytes;
         bytes -= cur_bytes;
         qiov_offset += cur_bytes;
     }
     /* No FUA in supported_write_flags: the core flushes after the write. */
-    return 0;
+    return qcow2_finish_tasks(pool, ret);
 }
 
 /* Does guest [offset, offset + bytes) read as zeroes (backing included)? */
