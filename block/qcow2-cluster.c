@@ -1463,12 +1463,3 @@ int coroutine_fn qcow2_subcluster_zeroize(BlockDriverState *bs,
     return update_l2_entries(bs, offset, bytes, zero_rule, flags,
                              QCOW2_DISCARD_REQUEST);
 }
-
-/*
- * Turning zero clusters into real zeroes is only needed to downgrade an
- * image to v2 (amend), which this driver does not do.
- */
-int qcow2_expand_zero_clusters(BlockDriverState *bs)
-{
-    return -ENOTSUP;
-}

@@ -781,13 +781,9 @@ static int update_refcount(BlockDriverState *bs, int64_t offset,
             if (s->discard_passthrough[type]) {
                 update_refcount_discard(bs, cluster_offset, s->cluster_size);
             }
-            /*
-             * Compressed data must not continue into a freed cluster: it
-             * may be reallocated as a data cluster.  (QEMU 7.2 keeps the
-             * offset and overwrites guest data there.)
-             */
-            if (start_of_cluster(s, s->free_byte_offset) == cluster_offset) {
-                s->free_byte_offset = 0;
+            if (s->free_byte_offset &&
+                start_of_cluster(s, s->free_byte_offset) == cluster_offset) {
+                s->free_byte_cluster_freed = true;
             }
         }
     }
@@ -806,17 +802,6 @@ fail:
                         !decrease, QCOW2_DISCARD_NEVER);
     }
     return ret;
-}
-
-int qcow2_update_cluster_refcount(BlockDriverState *bs, int64_t cluster_index,
-                                  uint64_t addend, bool decrease,
-                                  enum qcow2_discard_type type)
-{
-    BDRVQcow2State *s = bs->opaque;
-    int ret = update_refcount(bs, cluster_index << s->cluster_bits, 1, addend,
-                              decrease, type);
-
-    return ret < 0 ? ret : 0;
 }
 
 /* ---- Allocation ---- */
@@ -933,8 +918,13 @@ int64_t qcow2_alloc_bytes(BlockDriverState *bs, int size)
         if (ret < 0) {
             return ret;
         }
-        /* No room for another reference: start a new cluster */
-        if (refcount == s->refcount_max) {
+        /*
+         * Start a new cluster when this one has no room for another
+         * reference, or was freed and has been reused since.  (QEMU 7.2
+         * appends to a reused cluster too, over its new owner's data.)
+         */
+        if (refcount == s->refcount_max ||
+            (s->free_byte_cluster_freed && refcount != 0)) {
             offset = 0;
         }
     }
@@ -980,6 +970,7 @@ int64_t qcow2_alloc_bytes(BlockDriverState *bs, int size)
                                s->refcount_block_cache);
 
     s->free_byte_offset = offset + size;
+    s->free_byte_cluster_freed = false;
     if (!offset_into_cluster(s, s->free_byte_offset)) {
         s->free_byte_offset = 0;
     }

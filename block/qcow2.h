@@ -35,7 +35,6 @@
 #define QCOW_CRYPT_AES  1
 #define QCOW_CRYPT_LUKS 2
 
-#define QCOW_MAX_CRYPT_CLUSTERS 32
 #define QCOW_MAX_SNAPSHOTS 65536
 
 /* Limits that keep tables allocatable and offsets within 2^56. */
@@ -121,7 +120,6 @@ G_STATIC_ASSERT(sizeof(QCowSnapshotExtraData) == 24);
 #define QCOW2_EXT_MAGIC_BACKING_FORMAT 0xe2792aca
 #define QCOW2_EXT_MAGIC_FEATURE_TABLE 0x6803f857
 #define QCOW2_EXT_MAGIC_CRYPTO_HEADER 0x0537be77
-#define QCOW2_EXT_MAGIC_BITMAPS 0x23852875
 #define QCOW2_EXT_MAGIC_DATA_FILE 0x44415441
 
 /* One entry of the feature name table extension (48 bytes). */
@@ -178,7 +176,6 @@ typedef enum Qcow2CompressionType {
 
 #define L1E_OFFSET_MASK 0x00fffffffffffe00ULL
 #define L2E_OFFSET_MASK 0x00fffffffffffe00ULL
-#define L2E_COMPRESSED_OFFSET_SIZE_MASK 0x3fffffffffffffffULL
 #define REFT_OFFSET_MASK 0xfffffffffffffe00ULL
 
 /* Bits that must be zero */
@@ -236,7 +233,6 @@ typedef enum QCow2MetadataOverlap {
 #define QCOW2_OL_CACHED (QCOW2_OL_CONSTANT | QCOW2_OL_ACTIVE_L2 | \
                          QCOW2_OL_REFCOUNT_BLOCK | QCOW2_OL_INACTIVE_L1)
 #define QCOW2_OL_ALL (QCOW2_OL_CACHED | QCOW2_OL_INACTIVE_L2)
-#define QCOW2_OL_DEFAULT QCOW2_OL_CACHED
 
 typedef struct Qcow2Cache Qcow2Cache;
 
@@ -327,6 +323,7 @@ typedef struct BDRVQcow2State {
     uint32_t max_refcount_table_index;  /* highest used entry */
     uint64_t free_cluster_index;        /* first-fit allocation starts here */
     uint64_t free_byte_offset;          /* for compressed clusters */
+    bool free_byte_cluster_freed;       /* ... and its cluster was freed */
 
     CoMutex lock;                       /* all metadata */
 
@@ -348,7 +345,6 @@ typedef struct BDRVQcow2State {
     Qcow2SetRefcountFunc *set_refcount;
 
     bool discard_passthrough[QCOW2_DISCARD_MAX];
-    bool discard_no_unref;
 
     int overlap_check;                  /* QCOW2_OL_* to check before writes */
     bool signaled_corruption;
@@ -539,9 +535,6 @@ void qcow2_refcount_close(BlockDriverState *bs);
 
 int qcow2_get_refcount(BlockDriverState *bs, int64_t cluster_index,
                        uint64_t *refcount);
-int qcow2_update_cluster_refcount(BlockDriverState *bs, int64_t cluster_index,
-                                  uint64_t addend, bool decrease,
-                                  enum qcow2_discard_type type);
 
 /* Allocation returns the host offset, or -errno. */
 int64_t qcow2_alloc_clusters(BlockDriverState *bs, uint64_t size);
@@ -634,7 +627,6 @@ int qcow2_cluster_discard(BlockDriverState *bs, uint64_t offset,
 int coroutine_fn qcow2_subcluster_zeroize(BlockDriverState *bs,
                                           uint64_t offset, uint64_t bytes,
                                           int flags);
-int qcow2_expand_zero_clusters(BlockDriverState *bs);
 
 /* ---- qcow2-cache.c ---- */
 
