@@ -6,6 +6,7 @@
 # them) for SECONDS each, starting from the checked-in corpus
 # tests/fuzz/corpus-<fmt>.  New inputs go to BUILD_DIR/fuzz/corpus-<fmt>,
 # crashes to BUILD_DIR/fuzz/artifacts/ (the exit status is then non-zero).
+# Inputs may be as large as the largest seed (at least 64 KiB).
 #
 #   CC=clang meson setup build-fuzz -Dfuzzing=true
 #   ninja -C build-fuzz && scripts/fuzz.sh build-fuzz 60
@@ -36,11 +37,19 @@ for t in "${targets[@]}"; do
     corpus=$build/fuzz/corpus-$fmt
     artifacts=$build/fuzz/artifacts/$t/
     mkdir -p "$corpus" "$artifacts"
+    # Inputs may grow up to the largest seed (at least 64 KiB), so that
+    # libFuzzer does not cut the seeds short.
+    max_len=65536
+    for f in "$src/tests/fuzz/corpus-$fmt"/*; do
+        [ -f "$f" ] || continue
+        n=$(stat -c %s "$f")
+        [ "$n" -gt "$max_len" ] && max_len=$n
+    done
     echo "== $t: ${seconds}s"
     ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         "$build/tests/fuzz/$t" -max_total_time="$seconds" -timeout=10 \
-            -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
+            -rss_limit_mb=2048 -max_len="$max_len" -print_final_stats=1 \
             -artifact_prefix="$artifacts" \
             "$corpus" "$src/tests/fuzz/corpus-$fmt" || rc=1
 done
