@@ -365,7 +365,11 @@ static int get_cluster_table(BlockDriverState *bs, uint64_t offset,
         return -EIO;
     }
 
-    if (!(s->l1_table[l1_index] & QCOW_OFLAG_COPIED)) {
+    /*
+     * Offset 0 means no L2 table, whatever the flags say (the reads agree);
+     * loading "it" would hit the cache's assertion (QEMU 7.2 aborts there).
+     */
+    if (!(s->l1_table[l1_index] & QCOW_OFLAG_COPIED) || !l2_offset) {
         ret = l2_allocate(bs, l1_index);
         if (ret < 0) {
             return ret;
