@@ -7,6 +7,10 @@
 # tests/fuzz/corpus-<fmt>.  New inputs go to BUILD_DIR/fuzz/corpus-<fmt>,
 # crashes to BUILD_DIR/fuzz/artifacts/ (the exit status is then non-zero).
 # Inputs may be as large as the largest seed (at least 64 KiB).
+# FUZZ_ARGS adds libFuzzer options, e.g. "-fork=1 -ignore_ooms=1
+# -ignore_timeouts=1" to stop only on crashes; with FUZZ_ARGS, the run fails
+# when it wrote a crash or leak artifact (fork mode's exit status is the
+# last job's, even an ignored out-of-memory).
 #
 #   CC=clang meson setup build-fuzz -Dfuzzing=true
 #   ninja -C build-fuzz && scripts/fuzz.sh build-fuzz 60
@@ -31,6 +35,7 @@ if [ ${#targets[@]} -eq 0 ]; then
     exit 1
 fi
 
+read -r -a extra <<< "${FUZZ_ARGS:-}"
 rc=0
 for t in "${targets[@]}"; do
     fmt=${t#fuzz-}
@@ -45,12 +50,23 @@ for t in "${targets[@]}"; do
         n=$(stat -c %s "$f")
         [ "$n" -gt "$max_len" ] && max_len=$n
     done
+    start=$(mktemp)
     echo "== $t: ${seconds}s"
     ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         "$build/tests/fuzz/$t" -max_total_time="$seconds" -timeout=10 \
             -rss_limit_mb=2048 -max_len="$max_len" -print_final_stats=1 \
-            -artifact_prefix="$artifacts" \
-            "$corpus" "$src/tests/fuzz/corpus-$fmt" || rc=1
+            -artifact_prefix="$artifacts" "${extra[@]}" \
+            "$corpus" "$src/tests/fuzz/corpus-$fmt"
+    status=$?
+    if [ ${#extra[@]} -gt 0 ]; then
+        status=0
+        if [ -n "$(find "$artifacts" -newer "$start" \
+                   \( -name 'crash-*' -o -name 'leak-*' \) -print)" ]; then
+            status=1
+        fi
+    fi
+    rm -f "$start"
+    [ "$status" -eq 0 ] || rc=1
 done
 exit $rc
