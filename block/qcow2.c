@@ -1720,42 +1720,6 @@ static int coroutine_fn qcow2_co_preadv_compressed(BlockDriverState *bs,
 }
 
 /*
- * Read unallocated guest range from the backing file; what lies past its
- * end reads as zeroes.
- */
-static int coroutine_fn qcow2_co_read_backing(BlockDriverState *bs,
-                                              uint64_t offset,
-                                              uint64_t bytes,
-                                              QEMUIOVector *qiov,
-                                              size_t qiov_offset)
-{
-    int64_t backing_len;
-    uint64_t n = 0;
-
-    if (bs->backing) {
-        backing_len = bdrv_co_getlength(bs->backing->bs);
-        if (backing_len < 0) {
-            return backing_len;
-        }
-        if ((int64_t)offset < backing_len) {
-            int ret;
-
-            n = MIN(bytes, backing_len - offset);
-            bdrv_debug_event(bs->file->bs, BLKDBG_READ_BACKING_AIO);
-            ret = bdrv_co_preadv_part(bs->backing, offset, n, qiov,
-                                      qiov_offset, 0);
-            if (ret < 0) {
-                return ret;
-            }
-        }
-    }
-    if (n < bytes) {
-        qemu_iovec_memset(qiov, qiov_offset + n, 0, bytes - n);
-    }
-    return 0;
-}
-
-/*
  * One piece of a read or write: the request loop maps (or allocates) a
  * guest range, and the piece does the I/O; a request of several pieces
  * runs up to QCOW2_MAX_WORKERS of them at once, as QEMU does.  The order
@@ -1812,8 +1776,10 @@ static int coroutine_fn qcow2_co_preadv_task(AioTask *task)
 
     switch (t->cluster_type) {
     case QCOW2_CLUSTER_UNALLOCATED:
-        return qcow2_co_read_backing(bs, t->offset, t->bytes, t->qiov,
-                                     t->qiov_offset);
+        /* The core reads what lies past the backing file's end as zeroes */
+        bdrv_debug_event(bs->file->bs, BLKDBG_READ_BACKING_AIO);
+        return bdrv_co_preadv_part(bs->backing, t->offset, t->bytes, t->qiov,
+                                   t->qiov_offset, 0);
     case QCOW2_CLUSTER_COMPRESSED:
         return qcow2_co_preadv_compressed(bs, t->host_offset, t->offset,
                                           t->bytes, t->qiov, t->qiov_offset);
